@@ -1,0 +1,145 @@
+"""Benchmark of the convolution layers: MindSpore native kernel vs im2col + GEMM vs PyTorch.
+
+    python bench/layers.py [--cases NAME ...] [--repeat 5] [--no-native] [--native-limit 60]
+
+Prints one JSON line per case: median forward and forward+backward seconds (gradients of
+sum(y) with respect to input and weight, as in ``shared/reference/pytorch_cpu_layers.json``) of
+the native and the gemm path, PyTorch's times for the same case on this machine kind, and the
+ratio gemm / PyTorch. Graph mode, float32, all cores. A native case whose first forward call
+takes longer than --native-limit / 3 seconds is skipped ("skipped" says so): its
+forward+backward would exceed the limit.
+"""
+import argparse
+import json
+import os
+import statistics
+import sys
+import time
+
+import numpy as np
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..'))
+
+from src.runtime import set_up_runtime  # noqa: E402
+
+REFERENCE = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..', 'shared',
+                         'reference', 'pytorch_cpu_layers.json')
+
+# name -> (layer class, constructor kwargs, input shape); shapes as in the PyTorch reference file
+CASES = {
+    'conv1d_80_1024_k5': ('Conv1d', dict(in_channels=80, out_channels=1024, kernel_size=5,
+                                         pad_mode='pad', padding=2), (8, 80, 204)),
+    'conv1d_128_128_k3_d2': ('Conv1d', dict(in_channels=128, out_channels=128, kernel_size=3,
+                                            dilation=2, pad_mode='pad', padding=2), (8, 128, 204)),
+    'conv1d_1_512_k10_s5': ('Conv1d', dict(in_channels=1, out_channels=512, kernel_size=10,
+                                           stride=5, pad_mode='valid'), (2, 1, 64000)),
+    'conv1d_512_512_k3_s2': ('Conv1d', dict(in_channels=512, out_channels=512, kernel_size=3,
+                                            stride=2, pad_mode='valid'), (2, 512, 12799)),
+    'conv1d_768_768_k128_g16': ('Conv1d', dict(in_channels=768, out_channels=768, kernel_size=128,
+                                               group=16, pad_mode='pad', padding=64), (2, 768, 199)),
+    'conv2d_64_64_3x3': ('Conv2d', dict(in_channels=64, out_channels=64, kernel_size=3,
+                                        pad_mode='pad', padding=1), (8, 64, 250, 32)),
+    'conv2d_1_64_3x3': ('Conv2d', dict(in_channels=1, out_channels=64, kernel_size=3,
+                                       pad_mode='pad', padding=1), (8, 1, 501, 64)),
+    'conv2d_64_128_5x5': ('Conv2d', dict(in_channels=64, out_channels=128, kernel_size=5,
+                                         pad_mode='pad', padding=2), (8, 64, 250, 32)),
+    'conv_transpose1d_64_1_k16_s8': ('Conv1dTranspose', dict(in_channels=64, out_channels=1,
+                                                             kernel_size=16, stride=8,
+                                                             pad_mode='valid'), (2, 64, 3999)),
+    'stft_frames_1024_hop320': ('Conv1d', dict(in_channels=1, out_channels=513, kernel_size=1024,
+                                               stride=320, pad_mode='valid'), (8, 1, 161024)),
+}
+
+
+def _median_time(fn, args, repeat):
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        out = fn(*args)
+        (out[0] if isinstance(out, tuple) else out).asnumpy()   # wait for the result
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def time_layer(layer, x, repeat, first_call_limit=None):
+    """(forward_s, forward_backward_s) of a layer; None, None if the first call is too slow."""
+    import mindspore as ms
+
+    forward = ms.jit(layer)
+    # value_and_grad: the forward result is returned too, so the graph cannot drop the forward
+    # product (grad of sum(y) alone does not need y), and the time is forward + backward.
+    grad = ms.jit(ms.value_and_grad(_SumOf(layer), grad_position=0, weights=layer.trainable_params()))
+    forward(x).asnumpy()                         # compiles
+    start = time.perf_counter()
+    forward(x).asnumpy()
+    if first_call_limit is not None and time.perf_counter() - start > first_call_limit:
+        return None, None
+    fwd = _median_time(forward, (x,), repeat)
+    grad(x)                                      # compiles
+    grad(x)
+    return fwd, _median_time(grad, (x,), repeat)
+
+
+def _SumOf(layer):
+    from mindspore import nn
+
+    class SumOf(nn.Cell):
+        def __init__(self, inner):
+            super().__init__()
+            self.inner = inner
+
+        def construct(self, x):
+            return self.inner(x).sum()
+    return SumOf(layer)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('--cases', nargs='*', default=list(CASES), choices=list(CASES))
+    parser.add_argument('--repeat', type=int, default=5)
+    parser.add_argument('--no-native', action='store_true', help='time only the gemm path')
+    parser.add_argument('--native-limit', type=float, default=60.0,
+                        help='skip a native case expected to take longer (seconds)')
+    parser.add_argument('--reference', default=REFERENCE, help='PyTorch times (JSON)')
+    args = parser.parse_args(argv)
+
+    set_up_runtime('CPU', 'graph')
+    import mindspore as ms
+    from src import layers
+
+    torch_times = {}
+    if os.path.exists(args.reference):
+        with open(args.reference) as f:
+            torch_times = {c['case']: c for c in json.load(f)['cases']}
+    ratios = []
+    for name in args.cases:
+        cls_name, kwargs, shape = CASES[name]
+        x = ms.Tensor(np.random.default_rng(0).standard_normal(shape).astype(np.float32))
+        row = {'case': name, 'shape': list(shape)}
+        for impl in ('native', 'gemm'):
+            if impl == 'native' and args.no_native:
+                continue
+            ms.set_seed(0)
+            layer = getattr(layers, cls_name)(**kwargs, impl=impl)
+            limit = args.native_limit / 3 if impl == 'native' else None
+            fwd, fwd_bwd = time_layer(layer, x, args.repeat if impl == 'gemm' else 1, limit)
+            if fwd is None:
+                row[f'{impl}_skipped'] = f'first forward call over {limit:.0f} s'
+            row[f'{impl}_forward_s'], row[f'{impl}_forward_backward_s'] = fwd, fwd_bwd
+        ref = torch_times.get(name)
+        if ref:
+            row['torch_forward_s'] = ref['forward_s']
+            row['torch_forward_backward_s'] = ref['forward_backward_s']
+            row['ratio_forward'] = round(row['gemm_forward_s'] / ref['forward_s'], 3)
+            row['ratio_forward_backward'] = round(row['gemm_forward_backward_s'] / ref['forward_backward_s'], 3)
+            ratios.append(row['ratio_forward_backward'])
+        print(json.dumps({k: round(v, 5) if isinstance(v, float) else v for k, v in row.items()}),
+              flush=True)
+    if ratios:
+        geo = float(np.exp(np.mean(np.log(ratios))))
+        print(json.dumps({'summary': 'gemm / torch forward+backward', 'geometric_mean': round(geo, 3),
+                          'max': max(ratios), 'cases': len(ratios)}), flush=True)
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,25 @@
+"""Shared test set-up: CPU, PyNative by default, threads set once for the whole session."""
+import os
+import sys
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+os.environ.setdefault('GLOG_v', '3')
+
+
+@pytest.fixture(scope='session', autouse=True)
+def runtime():
+    from src.runtime import set_up_runtime
+    return set_up_runtime('CPU', 'pynative')
+
+
+@pytest.fixture(params=['pynative', 'graph'])
+def mode(request):
+    """Run a test in both execution modes; restores PyNative afterwards."""
+    import mindspore as ms
+    from src.runtime import MODES
+    ms.set_context(mode=MODES[request.param])
+    yield request.param
+    ms.set_context(mode=MODES['pynative'])

@@ -1,0 +1,53 @@
+"""A small network of src.layers exports to MindIR with a dynamic time axis, for both impls."""
+import numpy as np
+import pytest
+
+import mindspore as ms
+from mindspore import nn, ops
+
+from src.layers import STFT, Conv1d, Conv1dTranspose, Conv2d
+
+
+class TinyAudioNet(nn.Cell):
+    """Waveform -> log power spectrogram -> every layer type of src.layers."""
+
+    def __init__(self, impl):
+        super().__init__()
+        self.stft = STFT(64, 16, pad_mode='reflect', impl=impl)
+        self.conv1 = Conv1d(33, 8, 3, pad_mode='same', padding_mode='reflect', has_bias=True, impl=impl)
+        self.conv2 = Conv1d(8, 8, 4, stride=2, pad_mode='valid', group=2, impl=impl)
+        self.deconv = Conv1dTranspose(8, 4, 4, stride=2, pad_mode='valid', impl=impl)
+        self.conv3 = Conv2d(1, 2, 3, pad_mode='pad', padding=1, has_bias=True, impl=impl)
+
+    def construct(self, wav):
+        spec = ops.log(self.stft(wav) + 1e-6)                # (N, 33, frames)
+        hidden = self.deconv(self.conv2(self.conv1(spec)))  # (N, 4, ~frames)
+        return self.conv3(hidden.expand_dims(1))             # (N, 2, 4, ~frames)
+
+
+@pytest.fixture(scope='module')
+def graph_mode():
+    ms.set_context(mode=ms.GRAPH_MODE)
+    yield
+    ms.set_context(mode=ms.PYNATIVE_MODE)
+
+
+def test_export_dynamic_time_axis_both_impls(tmp_path, graph_mode):
+    outputs = {}
+    for impl in ('native', 'gemm'):
+        ms.set_seed(0)
+        net = TinyAudioNet(impl)
+        net.set_train(False)
+        path = str(tmp_path / f'tiny_{impl}')
+        ms.export(net, ms.Tensor(shape=[None, None], dtype=ms.float32), file_name=path,
+                  file_format='MINDIR')
+        loaded = nn.GraphCell(ms.load(path + '.mindir'))
+        for length in (1000, 1537):   # two lengths through one exported graph
+            wav = ms.Tensor(np.random.default_rng(length).standard_normal((2, length)).astype(np.float32))
+            want = net(wav).asnumpy()
+            got = loaded(wav).asnumpy()
+            assert got.shape == want.shape
+            np.testing.assert_allclose(got, want, atol=1e-5)
+            outputs[impl, length] = got
+    for length in (1000, 1537):
+        np.testing.assert_allclose(outputs['gemm', length], outputs['native', length], atol=1e-4)
