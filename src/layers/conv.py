@@ -15,17 +15,22 @@ keyword arguments are added:
 """
 from mindspore import nn, ops
 
-from .conv_gemm import Col2imConvTranspose2d, Im2colConv2d
+from .conv_gemm import Col2imConvTranspose1d, Im2colConv2d
 from .impl import resolve_impl
-
-PADDING_MODES = ('zeros', 'reflect')
+from .padding import PAD_MODES as PADDING_MODES, pad_last2, pad_last2_dynamic
 
 
 def same_padding(size, kernel, stride, dilation):
-    """(before, after) padding of MindSpore's 'same' mode along one axis of length ``size``."""
-    out = (size + stride - 1) // stride
-    total = (out - 1) * stride + dilation * (kernel - 1) + 1 - size
-    total = total if total > 0 else 0
+    """(before, after) padding of MindSpore's 'same' mode along one axis of length ``size``.
+
+    total = max((ceil(size / stride) - 1) * stride + e - size, 0) with e = dilation * (kernel - 1) + 1,
+    written without max() or a conditional on ``size``: in a graph with run-time shapes those
+    become control flow, which MindSpore 2.10 cannot run inside these layers.
+    """
+    effective = dilation * (kernel - 1) + 1
+    total = effective - stride + (-size) % stride          # in [e - stride, e - 1]
+    if effective < stride:                                 # static: may be negative, clip at 0
+        total = total * ((total + stride) // stride)       # (total + stride) // stride is 0 or 1
     return total // 2, total - total // 2
 
 
@@ -60,13 +65,15 @@ class _GemmConvMixin:
             self._static_pads = same_padding(1, kh, 1, dh) + same_padding(1, kw, 1, dw)
         elif self.pad_mode == 'valid':
             self._static_pads = (0, 0, 0, 0)
-        # ops.unfold pads with zeros, symmetrically: anything else is padded beforehand.
+        # bounds of the size-dependent 'same' padding: total <= effective kernel - 1
+        eff_h, eff_w = (d * (k - 1) + 1 for d, k in zip(self.dilation, self.kernel_size))
+        self._max_pads = ((eff_h - 1) // 2, eff_h // 2, (eff_w - 1) // 2, eff_w // 2)
+        # MindSpore's kernel pads symmetrically with zeros; anything else is padded beforehand.
+        # The gemm path always pads beforehand (by concatenation, see padding.py).
         self._explicit_pad = padding_mode == 'reflect' or self._static_pads is None or (
             self._static_pads[0] != self._static_pads[1] or self._static_pads[2] != self._static_pads[3])
         if self.impl == 'gemm':
-            unfold_pad = (0, 0) if self._explicit_pad else (self._static_pads[0], self._static_pads[2])
-            self.gemm = Im2colConv2d(self.kernel_size, self.stride, self.dilation, unfold_pad,
-                                     self.group)
+            self.gemm = Im2colConv2d(self.kernel_size, self.stride, self.dilation, self.group)
         elif self._explicit_pad:
             self.conv_valid = ops.Conv2D(out_channel=self.out_channels, kernel_size=self.kernel_size,
                                          pad_mode='valid', stride=self.stride,
@@ -79,15 +86,14 @@ class _GemmConvMixin:
         return same_padding(h, kh, sh, dh) + same_padding(w, kw, sw, dw)
 
     def _pad(self, x):
-        top, bottom, left, right = self._pads_for(x.shape[2], x.shape[3])
-        mode = 'reflect' if self.padding_mode == 'reflect' else 'constant'
-        return ops.pad(x, (left, right, top, bottom), mode=mode)
+        if self._static_pads is None:   # 'same' with a stride: widths depend on the input size
+            return pad_last2_dynamic(x, self._pads_for(x.shape[2], x.shape[3]), self._max_pads,
+                                     self.padding_mode)
+        return pad_last2(x, self._static_pads, self.padding_mode)
 
     def _conv4d(self, x):
         if self.impl == 'gemm':
-            if self._explicit_pad:
-                x = self._pad(x)
-            out = self.gemm(x, self.weight)
+            out = self.gemm(self._pad(x), self.weight)
         elif self._explicit_pad:
             out = self.conv_valid(self._pad(x), self.weight)
         else:
@@ -150,7 +156,7 @@ class Conv1dTranspose(nn.Conv1dTranspose):
         self.impl = resolve_impl(impl)
         self.crop_padding = padding
         if self.impl == 'gemm':
-            self.gemm = Col2imConvTranspose2d(self.kernel_size, self.stride, self.dilation,
+            self.gemm = Col2imConvTranspose1d(self.kernel_size, self.stride, self.dilation,
                                               self.group)
 
     def _out_length(self, length):
@@ -175,7 +181,7 @@ class Conv1dTranspose(nn.Conv1dTranspose):
         elif stride > effective:
             missing = stride - effective
         if missing:
-            full = ops.pad(full, (0, missing))
+            full = pad_last2(full, (0, 0, 0, missing))
         return full[:, :, :, start:start + self._out_length(length)]
 
     def construct(self, x):

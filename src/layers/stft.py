@@ -15,6 +15,7 @@ import mindspore as ms
 from mindspore import nn, ops
 
 from .conv import Conv1d
+from .padding import pad_last2
 
 PAD_MODES = ('constant', 'reflect')
 
@@ -23,7 +24,7 @@ def frame_signal(x, frame_length, hop_length):
     """Overlapping frames of ``x`` (N, T): (N, n_frames, frame_length), n_frames = 1 + (T - frame_length) // hop."""
     n = x.shape[0]
     cols = ops.unfold(x.reshape(n, 1, 1, -1), (1, frame_length), 1, 0, (1, hop_length))
-    return cols.transpose(0, 2, 1)
+    return ops.transpose(cols, (0, 2, 1))
 
 
 def dft_basis(n_fft, win_length=None, window='hann'):
@@ -80,7 +81,7 @@ class STFT(nn.Cell):
         x = x.expand_dims(1)                                                # (N, 1, T)
         if self.center:
             half = self.n_fft // 2
-            x = ops.pad(x, (half, half), mode=self.pad_mode)
+            x = pad_last2(x, (0, 0, half, half), 'zeros' if self.pad_mode == 'constant' else 'reflect')
         spec = self.conv(x)                                                 # (N, 2F, frames)
         real, imag = spec[:, :self.n_freq], spec[:, self.n_freq:]
         if self.power is None:

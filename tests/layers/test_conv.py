@@ -163,3 +163,9 @@ def test_same_padding_matches_mindspore_convention():
     assert same_padding(10, 4, 3, 1) == (1, 2)
     assert same_padding(10, 3, 1, 2) == (2, 2)
     assert same_padding(10, 2, 5, 1) == (0, 0)      # windows fit without padding
+    # the branch-free formula against the definition, everywhere on a grid
+    for size, kernel, stride, dilation in itertools.product(range(1, 30), range(1, 9), range(1, 9),
+                                                            range(1, 4)):
+        out = -(-size // stride)
+        total = max((out - 1) * stride + dilation * (kernel - 1) + 1 - size, 0)
+        assert same_padding(size, kernel, stride, dilation) == (total // 2, total - total // 2)

@@ -51,3 +51,31 @@ def test_export_dynamic_time_axis_both_impls(tmp_path, graph_mode):
             outputs[impl, length] = got
     for length in (1000, 1537):
         np.testing.assert_allclose(outputs['gemm', length], outputs['native', length], atol=1e-4)
+
+
+class StridedSameNet(nn.Cell):
+    """'same' padding with a stride: the pad widths depend on the run-time length."""
+
+    def __init__(self, impl):
+        super().__init__()
+        self.conv1 = Conv1d(2, 4, 2, stride=2, pad_mode='same', padding_mode='reflect', impl=impl)
+        self.conv2 = Conv2d(1, 2, 3, stride=(3, 2), pad_mode='same', impl=impl)
+
+    def construct(self, x):
+        return self.conv2(self.conv1(x).expand_dims(1))
+
+
+def test_export_same_padding_with_stride(tmp_path, graph_mode):
+    for impl in ('native', 'gemm'):
+        ms.set_seed(0)
+        net = StridedSameNet(impl)
+        net.set_train(False)
+        path = str(tmp_path / f'strided_{impl}')
+        ms.export(net, ms.Tensor(shape=[None, 2, None], dtype=ms.float32), file_name=path,
+                  file_format='MINDIR')
+        loaded = nn.GraphCell(ms.load(path + '.mindir'))
+        for length in (40, 41, 46):   # even lengths need no padding in conv1, odd ones need one
+            x = ms.Tensor(np.random.default_rng(length).standard_normal((3, 2, length)).astype(np.float32))
+            want = net(x).asnumpy()
+            assert want.shape == (3, 2, 2, (length + 1) // 2 // 2 + ((length + 1) // 2) % 2)
+            np.testing.assert_allclose(loaded(x).asnumpy(), want, atol=1e-5)
