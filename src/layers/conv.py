@@ -15,7 +15,7 @@ keyword arguments are added:
 """
 from mindspore import nn, ops
 
-from .conv_gemm import Col2imConvTranspose1d, Im2colConv2d
+from .conv_gemm import Col2imConvTranspose1d, Im2colConv2d, RowTapConv2d
 from .impl import resolve_impl
 from .padding import PAD_MODES as PADDING_MODES, pad_last2, pad_last2_dynamic
 
@@ -73,7 +73,9 @@ class _GemmConvMixin:
         self._explicit_pad = padding_mode == 'reflect' or self._static_pads is None or (
             self._static_pads[0] != self._static_pads[1] or self._static_pads[2] != self._static_pads[3])
         if self.impl == 'gemm':
-            self.gemm = Im2colConv2d(self.kernel_size, self.stride, self.dilation, self.group)
+            row_taps = self.group == 1 and self.stride[0] == 1 and self.kernel_size[0] > 1
+            gemm = RowTapConv2d if row_taps else Im2colConv2d
+            self.gemm = gemm(self.kernel_size, self.stride, self.dilation, self.group)
         elif self._explicit_pad:
             self.conv_valid = ops.Conv2D(out_channel=self.out_channels, kernel_size=self.kernel_size,
                                          pad_mode='valid', stride=self.stride,

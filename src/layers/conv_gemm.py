@@ -171,3 +171,68 @@ class Col2imConvTranspose1d(_GemmCell):
         dx = ops.transpose(dx.reshape(in_channels, n, 1, length), (1, 0, 2, 3))
         dw = self._weight_grad(xm, dcols, w.shape)
         return dx, dw
+
+
+class RowTapConv2d(Im2colConv2d):
+    """``conv2d(x, w)`` for kernels several rows high (kh > 1, row stride 1, one group).
+
+    Full im2col copies every input value kh*kw times; with few channels (PANNs: 64 channels,
+    3x3 and 5x5 kernels) that copying, not the arithmetic, is what costs. Here im2col runs over
+    the kernel's width only, and one GEMM gives the contribution of every kernel row at once:
+
+        Z = W_rows (O*kh, C*kw) @ cols (C*kw, R*W_out)
+        y[r] = sum_i Z_i[r + i * dilation_h]       (Z_i: the rows of Z for kernel row i)
+
+    The shifted sum is exactly col2im (``ops.fold``) with a (kh, 1) kernel when the blocks are
+    ordered with the kernel row reversed, and its padding argument drops the partial sums at
+    the border; the backward builds every shifted copy of dy with the matching im2col. The
+    columns are kh times smaller than full im2col's and the GEMM has kh*O rows instead of O.
+
+    Same inputs and output as :class:`Im2colConv2d`.
+    """
+
+    def __init__(self, kernel_size, stride, dilation, group):
+        super().__init__(kernel_size, stride, dilation, group)
+        if group != 1 or self.stride[0] != 1 or self.kernel_size[0] == 1:
+            raise ValueError("RowTapConv2d: needs group=1, row stride 1 and a kernel of several rows")
+        self.row_kernel = (1, self.kernel_size[1])
+        self.row_dilation = (1, self.dilation[1])
+        self.row_stride = (1, self.stride[1])
+        self.tap_kernel = (self.kernel_size[0], 1)
+        self.tap_dilation = (self.dilation[0], 1)
+        self.tap_padding = (self.effective_h - 1, 0)
+
+    def _row_cols(self, img):
+        """im2col over the kernel width: (1, C, R, W) -> (C*kw, R*W_out)."""
+        cols = ops.unfold(img, self.row_kernel, self.row_dilation, 0, self.row_stride)
+        return cols.reshape(cols.shape[1], -1)
+
+    def _row_weight(self, w):
+        """(O, C, kh, kw) -> (O*kh, C*kw), rows ordered (output channel, kernel row reversed)."""
+        out_channels, channels, rows, width = w.shape
+        w = ops.transpose(ops.flip(w, (2,)), (0, 2, 1, 3))
+        return w.reshape(out_channels * rows, channels * width)
+
+    def construct(self, x, w):
+        n, _, h, wd = x.shape
+        h_out, w_out = self._out_size(h, wd)
+        z = self.matmul(self._row_weight(w), self._row_cols(self._stack_batch(x)))  # (O*kh, R*W_out)
+        y = ops.fold(z.reshape(1, z.shape[0], -1), ops.tuple_to_array((n * h, w_out)),
+                     self.tap_kernel, self.tap_dilation, self.tap_padding, 1)       # (1, O, N*H, W_out)
+        return self._rows_to_batch(y.reshape(y.shape[1], -1), n, h_out, w_out)
+
+    def bprop(self, x, w, out, dout):
+        n, channels, h, _ = x.shape
+        out_channels, rows = w.shape[0], self.kernel_size[0]
+        img = self._stack_batch(x)
+        cols = self._row_cols(img)                                          # (C*kw, R*W_out)
+        dy = self._batch_to_rows(dout, h)                                   # (O, N*H*W_out)
+        dy = dy.reshape(1, out_channels, -1, dout.shape[3])
+        dz = ops.unfold(dy, self.tap_kernel, self.tap_dilation, self.tap_padding, 1)
+        dz = dz.reshape(out_channels * rows, -1)                            # (O*kh, R*W_out)
+        dw = self.matmul_tb(dz, cols).reshape(out_channels, rows, channels, -1)
+        dw = ops.transpose(ops.flip(dw, (1,)), (0, 2, 1, 3))                # (O, C, kh, kw)
+        dcols = self.matmul_ta(self._row_weight(w), dz)                     # (C*kw, R*W_out)
+        dimg = ops.fold(dcols.reshape(1, -1, dcols.shape[-1]), ops.tuple_to_array(img.shape[2:]),
+                        self.row_kernel, self.row_dilation, 0, self.row_stride)
+        return self._unstack_batch(dimg, n, h), dw

@@ -114,6 +114,10 @@ CONV2D_CASES = [
     (3, 2, 1, 1, 'pad', (2, 1, 1, 3), 'reflect', (8, 9), 1, False),
     (1, 1, 1, 1, 'valid', 0, 'zeros', (5, 6), 3, True),
     (7, 4, 1, 2, 'valid', 0, 'zeros', (15, 17), 3, True),
+    # kernels several rows high with row stride 1 and one group take the row-tap path
+    ((3, 2), (1, 2), (2, 1), 1, 'pad', (2, 1, 0, 1), 'zeros', (10, 9), 3, True),
+    ((4, 1), 1, (3, 1), 1, 'same', 0, 'reflect', (13, 5), 1, False),
+    ((2, 3), (1, 3), 1, 1, 'valid', 0, 'zeros', (6, 11), 3, False),
 ]
 
 
@@ -152,6 +156,8 @@ def test_conv1d_transpose_gemm_equals_native(case):
     (Conv1d, (4, 6, 3), dict(stride=2, pad_mode='same', padding_mode='reflect', has_bias=True),
      (3, 4, 15)),
     (Conv2d, (4, 6, 3), dict(pad_mode='pad', padding=1, group=2, has_bias=True), (2, 4, 9, 7)),
+    (Conv2d, (4, 6, 3), dict(pad_mode='pad', padding=1, has_bias=True), (2, 4, 9, 7)),
+    (Conv2d, (4, 6, (5, 3)), dict(pad_mode='same', dilation=(2, 1), stride=(1, 2)), (3, 4, 11, 7)),
     (Conv1dTranspose, (4, 2, 16), dict(stride=8, pad_mode='valid'), (2, 4, 11)),
 ])
 def test_graph_and_pynative_agree_with_native(mode, cls, args, kwargs, shape):
