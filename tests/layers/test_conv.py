@@ -95,6 +95,22 @@ def _case_id(case):
 
 @pytest.mark.parametrize('case', _grid_1d(), ids=_case_id)
 def test_conv1d_gemm_equals_native(case):
+    _compare_conv1d(case)
+
+
+@pytest.mark.parametrize('case', _grid_1d()[::6], ids=_case_id)
+def test_conv1d_gemm_equals_native_in_graph_mode(case, graph_only):
+    _compare_conv1d(case)
+
+
+@pytest.fixture
+def graph_only():
+    ms.set_context(mode=ms.GRAPH_MODE)
+    yield
+    ms.set_context(mode=ms.PYNATIVE_MODE)
+
+
+def _compare_conv1d(case):
     channels_in, channels_out = 2 * case['group'], 3 * case['group'] if case['group'] > 1 else 3
     args = (channels_in, channels_out, case['kernel'])
     kwargs = dict(stride=case['stride'], dilation=case['dilation'], group=case['group'],
@@ -119,13 +135,16 @@ CONV2D_CASES = [
     ((4, 1), 1, (3, 1), 1, 'same', 0, 'reflect', (13, 5), 1, False),
     ((2, 3), (1, 3), 1, 1, 'valid', 0, 'zeros', (6, 11), 3, False),
 ]
+# channels (in, out) per case; the row-tap cases need in * kw + out * kh < in * kh * kw
+CONV2D_CHANNELS = [(2, 3)] * 9 + [(4, 3), (6, 2), (5, 4)]
 
 
 @pytest.mark.parametrize('case', CONV2D_CASES, ids=lambda c: '-'.join(map(str, c)))
 def test_conv2d_gemm_equals_native(case):
     kernel, stride, dilation, group, pad_mode, padding, padding_mode, hw, batch, bias = case
-    channels_in = 2 * group
-    _compare(Conv2d, (channels_in, 3 * group, kernel),
+    channels_in, channels_out = CONV2D_CHANNELS[CONV2D_CASES.index(case)]
+    channels_in, channels_out = channels_in * group, channels_out * group
+    _compare(Conv2d, (channels_in, channels_out, kernel),
              dict(stride=stride, dilation=dilation, group=group, pad_mode=pad_mode, padding=padding,
                   padding_mode=padding_mode, has_bias=bias), (batch, channels_in) + hw)
 

@@ -47,6 +47,8 @@ def test_unsupported_arguments_name_the_argument(make, words):
 def test_gemm_kernel_choice():
     from src.layers.conv_gemm import Im2colConv2d, RowTapConv2d
     assert type(Conv2d(4, 4, 3, impl='gemm').gemm) is RowTapConv2d          # PANNs 3x3
+    assert type(Conv2d(64, 128, 5, impl='gemm').gemm) is RowTapConv2d       # PANNs 5x5
+    assert type(Conv2d(1, 64, 3, impl='gemm').gemm) is Im2colConv2d         # first layer: few inputs
     assert type(Conv2d(4, 4, 3, group=2, impl='gemm').gemm) is Im2colConv2d
     assert type(Conv2d(4, 4, 3, stride=2, impl='gemm').gemm) is Im2colConv2d
     assert type(Conv1d(4, 4, 3, impl='gemm').gemm) is Im2colConv2d          # one row: plain im2col
