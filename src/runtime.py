@@ -34,13 +34,13 @@ def set_up_runtime(device_target='CPU', mode='graph', threads=None, log_level=3,
     else:
         ms.set_device(device_target, int(os.environ.get('DEVICE_ID', 0)) if device_id is None else device_id)
     ms.set_context(mode=MODES[mode])
-    if device_target == 'CPU':
-        wanted = threads or len(os.sched_getaffinity(0))
-        if _threads_set is None:
-            # Without this some CPU kernels run on a single core.
-            ms.device_context.cpu.op_tuning.threads_num(wanted)
-            _threads_set = wanted
-        elif wanted != _threads_set:
-            raise RuntimeError(f"CPU threads already set to {_threads_set} in this process; "
-                               "MindSpore allows one setting per process")
+    # CPU kernels run on every target (host-side operators on GPU and Ascend too).
+    wanted = threads or len(os.sched_getaffinity(0))
+    if _threads_set is None:
+        # Without this some CPU kernels run on a single core.
+        ms.device_context.cpu.op_tuning.threads_num(wanted)
+        _threads_set = wanted
+    elif wanted != _threads_set:
+        raise RuntimeError(f"CPU threads already set to {_threads_set} in this process; "
+                           "MindSpore allows one setting per process")
     return {'device_target': device_target, 'mode': mode, 'threads': _threads_set}

@@ -15,9 +15,9 @@ keyword arguments are added:
 """
 from mindspore import nn, ops
 
-from .conv_gemm import Col2imConvTranspose1d, Im2colConv2d, RowTapConv2d
+from .conv_gemm import Col2imConvTranspose1d, Im2colConv2d, RowTapConv2d, effective_size
 from .impl import resolve_impl
-from .padding import PAD_MODES as PADDING_MODES, pad_last2, pad_last2_dynamic
+from .padding import PADDING_MODES, pad_last2, pad_last2_dynamic
 
 
 def same_padding(size, kernel, stride, dilation):
@@ -27,7 +27,7 @@ def same_padding(size, kernel, stride, dilation):
     written without max() or a conditional on ``size``: in a graph with run-time shapes those
     become control flow, which MindSpore 2.10 cannot run inside these layers.
     """
-    effective = dilation * (kernel - 1) + 1
+    effective = effective_size(kernel, dilation)
     total = effective - stride + (-size) % stride          # in [e - stride, e - 1]
     if effective < stride:                                 # static: may be negative, clip at 0
         total = total * ((total + stride) // stride)       # (total + stride) // stride is 0 or 1
@@ -50,7 +50,7 @@ class _GemmConvMixin:
         owner = type(self).__name__
         _check_choice(owner, 'padding_mode', padding_mode, PADDING_MODES)
         self.padding_mode = padding_mode
-        self.impl = resolve_impl(impl)
+        self.impl = resolve_impl(impl, owner)
         if padding_mode == 'reflect' and self.pad_mode == 'valid':
             raise ValueError(f"{owner}: padding_mode='reflect' needs pad_mode 'same' or 'pad', "
                              "got pad_mode='valid' (nothing to pad)")
@@ -66,12 +66,15 @@ class _GemmConvMixin:
         elif self.pad_mode == 'valid':
             self._static_pads = (0, 0, 0, 0)
         # bounds of the size-dependent 'same' padding: total <= effective kernel - 1
-        eff_h, eff_w = (d * (k - 1) + 1 for d, k in zip(self.dilation, self.kernel_size))
+        eff_h, eff_w = (effective_size(k, d) for k, d in zip(self.kernel_size, self.dilation))
         self._max_pads = ((eff_h - 1) // 2, eff_h // 2, (eff_w - 1) // 2, eff_w // 2)
         # MindSpore's kernel pads symmetrically with zeros; anything else is padded beforehand.
         # The gemm path always pads beforehand (by concatenation, see padding.py).
         self._explicit_pad = padding_mode == 'reflect' or self._static_pads is None or (
             self._static_pads[0] != self._static_pads[1] or self._static_pads[2] != self._static_pads[3])
+        if self._explicit_pad and getattr(self, 'data_format', 'NCHW') != 'NCHW':
+            raise ValueError(f"{owner}: data_format='NHWC' supports only MindSpore's own padding "
+                             "(zeros, symmetric, stride-1 'same' with odd kernels): use NCHW")
         if self.impl == 'gemm':
             # Row taps trade columns of C*kh*kw rows for C*kw rows plus a GEMM output of O*kh
             # rows: worth it when that moves less memory (64 -> 64 3x3: 384 rows against 576;
@@ -160,7 +163,7 @@ class Conv1dTranspose(nn.Conv1dTranspose):
         super().__init__(in_channels, out_channels, kernel_size, stride, pad_mode, padding, dilation,
                          group, has_bias, weight_init, bias_init, **kwargs)
         self.padding_mode = padding_mode
-        self.impl = resolve_impl(impl)
+        self.impl = resolve_impl(impl, 'Conv1dTranspose')
         self.crop_padding = padding
         if self.impl == 'gemm':
             self.gemm = Col2imConvTranspose1d(self.kernel_size, self.stride, self.dilation,
@@ -168,7 +171,7 @@ class Conv1dTranspose(nn.Conv1dTranspose):
 
     def _out_length(self, length):
         stride = self.stride[1]
-        effective = self.dilation[1] * (self.kernel_size[1] - 1) + 1
+        effective = effective_size(self.kernel_size[1], self.dilation[1])
         if self.is_pad:
             return (length - 1) * stride + effective - 2 * self.crop_padding
         if self.is_same:
@@ -178,18 +181,23 @@ class Conv1dTranspose(nn.Conv1dTranspose):
     def _crop(self, full, length):
         """Cut the full overlap-add result (N, C, 1, F) to MindSpore's output for pad_mode."""
         stride = self.stride[1]
-        effective = self.dilation[1] * (self.kernel_size[1] - 1) + 1
-        start, missing = 0, 0      # missing: zeros MindSpore appends when the kernel < stride
+        effective = effective_size(self.kernel_size[1], self.dilation[1])
+        # start: samples cut at the front; missing: zeros MindSpore appends when the kernel is
+        # shorter than the stride; excess: samples cut at the end. All static.
+        start, missing, excess = 0, 0, 0
         if self.is_pad:
-            start = self.crop_padding
+            start = excess = self.crop_padding
         elif self.is_same:
-            start = (effective - stride) // 2 if effective > stride else 0
-            missing = stride - effective + start if stride > effective else 0
+            if effective > stride:
+                start = (effective - stride) // 2
+                excess = effective - stride - start
+            else:
+                missing = stride - effective
         elif stride > effective:
             missing = stride - effective
         if missing:
             full = pad_last2(full, (0, 0, 0, missing))
-        if self.is_valid and effective >= stride:   # the full result is the output (DPRNN decoder)
+        if start == 0 and excess == 0:     # e.g. the DPRNN decoder: the full result is the output
             return full
         return full[..., start:start + self._out_length(length)]
 

@@ -17,12 +17,18 @@ strides over rows, windows that straddle two samples produce a few rows of outpu
 to neither; they are computed and dropped (2 of 252 rows for a 3x3 kernel on 250 rows).
 Groups become a batched product over the group axis.
 
-The backward is written by hand (``bprop``); in graph mode the compiler shares the forward's
-im2col with the weight gradient's.
+The backward is written by hand (``bprop``). It calls im2col again for the weight gradient; in
+graph mode the compiler merges that call with the forward's (the profiler shows one Im2Col per
+training step), in PyNative mode it is recomputed rather than kept alive.
 
 Inputs are padded by the caller (:mod:`src.layers.conv`): these cells never pad.
 """
 from mindspore import nn, ops
+
+
+def effective_size(kernel, dilation):
+    """Span of a dilated kernel: dilation * (kernel - 1) + 1."""
+    return dilation * (kernel - 1) + 1
 
 
 class _GemmCell(nn.Cell):
@@ -34,7 +40,7 @@ class _GemmCell(nn.Cell):
         self.stride = tuple(stride)
         self.dilation = tuple(dilation)
         self.group = group
-        self.effective_h = self.dilation[0] * (self.kernel_size[0] - 1) + 1
+        self.effective_h = effective_size(self.kernel_size[0], self.dilation[0])
         # Rows of different samples never share a window: the batch needs no separating rows.
         self.rows_independent = self.effective_h == 1 and self.stride[0] == 1
         if group == 1:
@@ -116,7 +122,7 @@ class Im2colConv2d(_GemmCell):
     """
 
     def _out_size(self, h, w):
-        effective_w = self.dilation[1] * (self.kernel_size[1] - 1) + 1
+        effective_w = effective_size(self.kernel_size[1], self.dilation[1])
         return (h - self.effective_h) // self.stride[0] + 1, (w - effective_w) // self.stride[1] + 1
 
     def construct(self, x, w):
@@ -127,7 +133,7 @@ class Im2colConv2d(_GemmCell):
         return self._rows_to_batch(y, n, h_out, w_out)
 
     def bprop(self, x, w, out, dout):
-        n, c, h, wd = x.shape
+        n, h = x.shape[0], x.shape[2]
         img = self._stack_batch(x)
         dy = self._batch_to_rows(dout, h)                                   # (O, R*W_out)
         dw = self._weight_grad(dy, self._cols(img), w.shape)
@@ -152,7 +158,7 @@ class Col2imConvTranspose1d(_GemmCell):
             raise ValueError("Col2imConvTranspose1d: kernel and stride must be 1 along the height")
 
     def _full_length(self, length):
-        return (length - 1) * self.stride[1] + self.dilation[1] * (self.kernel_size[1] - 1) + 1
+        return (length - 1) * self.stride[1] + effective_size(self.kernel_size[1], self.dilation[1])
 
     def construct(self, x, w):
         n, in_channels, _, length = x.shape
@@ -230,7 +236,7 @@ class RowTapConv2d(Im2colConv2d):
         dy = dy.reshape(1, out_channels, -1, dout.shape[3])
         dz = ops.unfold(dy, self.tap_kernel, self.tap_dilation, self.tap_padding, 1)
         dz = dz.reshape(out_channels * rows, -1)                            # (O*kh, R*W_out)
-        dw = self.matmul_tb(dz, cols).reshape(out_channels, rows, channels, -1)
+        dw = self._weight_grad(dz, cols, (out_channels, rows, channels, -1))
         dw = ops.transpose(ops.flip(dw, (1,)), (0, 2, 1, 3))                # (O, C, kh, kw)
         dcols = self.matmul_ta(self._row_weight(w), dz)                     # (C*kw, R*W_out)
         dimg = ops.fold(dcols.reshape(1, -1, dcols.shape[-1]), ops.tuple_to_array(img.shape[2:]),

@@ -42,13 +42,14 @@ def conv_impl(impl):
         set_conv_impl(previous)
 
 
-def resolve_impl(impl):
+def resolve_impl(impl, owner='impl'):
     """The concrete implementation ('native' or 'gemm') for a layer asked for ``impl``.
 
     'auto' follows the process-wide override if one is set, else the device target at the time
-    the layer is built: 'gemm' on CPU, 'native' on GPU and Ascend.
+    the layer is built: 'gemm' on CPU, 'native' on GPU and Ascend. ``owner`` names the layer in
+    the error message.
     """
-    check_impl(impl)
+    check_impl(impl, owner)
     if impl != 'auto':
         return impl
     if _override is not None:

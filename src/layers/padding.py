@@ -6,8 +6,9 @@ built with ``ops.concat`` (measured in graph mode, 2 threads). Autodiff of conca
 slicing gives the exact adjoint, so these helpers are used in training graphs too.
 """
 from mindspore import ops
+from mindspore.ops.functional import isconstant
 
-PAD_MODES = ('zeros', 'reflect')
+PADDING_MODES = ('zeros', 'reflect')
 
 
 def zeros_along(x, axis, count):
@@ -36,6 +37,12 @@ def _pad_axis(x, before, after, axis, mode):
             parts.append(zeros_along(x, axis, after))
     else:   # reflect: x[p], ..., x[1] | x | x[-2], ..., x[-1 - p]; negative indices keep the
         # slices static when the axis length is not known until run time (exported graphs)
+        size = x.shape[axis]
+        # Checked only where the length is a compile-time constant: a run-time check would put
+        # a 'raise' node into exported graphs, which MindSpore 2.10 cannot load back.
+        if isconstant(size) and max(before, after) >= size:
+            raise ValueError(f"reflect padding of {max(before, after)} needs an axis longer than "
+                             f"that, got length {size}: use longer inputs or padding_mode='zeros'")
         if before:
             head = x[..., 1:before + 1] if axis == -1 else x[..., 1:before + 1, :]
             parts.append(ops.flip(head, (axis,)))
@@ -55,7 +62,6 @@ def pad_last2(x, pads, mode='zeros'):
     top, bottom, left, right = pads
     x = _pad_axis(x, left, right, -1, mode)
     return _pad_axis(x, top, bottom, -2, mode)
-
 
 
 def pad_last2_dynamic(x, pads, max_pads, mode='zeros'):

@@ -54,7 +54,8 @@ class STFT(nn.Cell):
         impl: convolution implementation, see :mod:`src.layers.impl`.
 
     Inputs: x (N, T) float32. Outputs: (N, n_fft // 2 + 1, n_frames), or a (real, imag) pair,
-    n_frames = 1 + T // hop with ``center``, else 1 + (T - n_fft) // hop.
+    n_frames = 1 + (T + 2 * (n_fft // 2) - n_fft) // hop with ``center`` (1 + T // hop for even
+    n_fft), else 1 + (T - n_fft) // hop.
     The basis is a frozen parameter (``conv.weight``), saved with checkpoints like torchlibrosa's.
     """
 
@@ -68,6 +69,9 @@ class STFT(nn.Cell):
             raise ValueError(f"STFT: power must be None, 1.0 or 2.0, got {power!r}")
         self.n_fft = n_fft
         self.hop_length = hop_length or n_fft // 4
+        if n_fft < 2 or self.hop_length < 1:
+            raise ValueError(f"STFT: need n_fft >= 2 and hop_length >= 1, got n_fft={n_fft}, "
+                             f"hop_length={self.hop_length}")
         self.n_freq = n_fft // 2 + 1
         self.center = center
         self.pad_mode = pad_mode
@@ -88,5 +92,6 @@ class STFT(nn.Cell):
             return real, imag
         power = real * real + imag * imag
         if self.power == 1.0:
-            return ops.sqrt(power)
+            # the floor keeps the gradient finite where the power is exactly 0 (silence)
+            return ops.sqrt(ops.maximum(power, 1e-30))
         return power

@@ -18,11 +18,13 @@ class TinyAudioNet(nn.Cell):
         self.conv2 = Conv1d(8, 8, 4, stride=2, pad_mode='valid', group=2, impl=impl)
         self.deconv = Conv1dTranspose(8, 4, 4, stride=2, pad_mode='valid', impl=impl)
         self.conv3 = Conv2d(1, 2, 3, pad_mode='pad', padding=1, has_bias=True, impl=impl)
+        self.conv4 = Conv2d(2, 2, 3, pad_mode='same', impl=impl)      # row-tap gemm kernel
 
     def construct(self, wav):
         spec = ops.log(self.stft(wav) + 1e-6)                # (N, 33, frames)
         hidden = self.deconv(self.conv2(self.conv1(spec)))  # (N, 4, ~frames)
-        return self.conv3(hidden.expand_dims(1))             # (N, 2, 4, ~frames)
+        image = ops.transpose(hidden.expand_dims(1), (0, 1, 3, 2))   # time on the rows, as PANNs
+        return self.conv4(self.conv3(image))                 # (N, 2, ~frames, 4)
 
 
 @pytest.fixture(scope='module')

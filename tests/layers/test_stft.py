@@ -73,3 +73,25 @@ def test_basis_is_frozen_and_saved():
 def test_bad_arguments(kwargs, word):
     with pytest.raises(ValueError, match=word):
         STFT(**kwargs)
+
+
+def test_gemm_and_native_stft_agree_with_gradients():
+    x = ms.Tensor(_wave((2, 1500), seed=3))
+    results = {}
+    for impl in ('gemm', 'native'):
+        stft = STFT(256, 64, power=1.0, pad_mode='reflect', impl=impl)
+        value, grad = ms.value_and_grad(lambda wav, s=stft: s(wav).sum())(x)
+        results[impl] = value.asnumpy(), grad.asnumpy()
+    np.testing.assert_allclose(results['gemm'][0], results['native'][0], rtol=1e-4)
+    np.testing.assert_allclose(results['gemm'][1], results['native'][1], rtol=1e-3, atol=1e-3)
+    assert np.isfinite(results['gemm'][1]).all()
+
+
+def test_magnitude_gradient_is_finite_on_silence():
+    grad = ms.grad(lambda wav: STFT(64, 16, power=1.0)(wav).sum())(ms.Tensor(np.zeros((1, 400), np.float32)))
+    assert np.isfinite(grad.asnumpy()).all()
+
+
+def test_reflect_padding_longer_than_signal_is_a_clear_error():
+    with pytest.raises(ValueError, match='reflect padding of 256'):
+        STFT(512, 128, pad_mode='reflect')(ms.Tensor(_wave((1, 200))))
