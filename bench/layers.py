@@ -14,9 +14,9 @@ threads) often stalls until the next scheduler tick, so whole calls come out as 
 computation, the median what a user waits. Ratios use the median.
 
 MindSpore's own CPU convolution can take minutes for one call. Before timing a native case,
-a probe times it on one sample and an eighth of the last axis and scales that up; a case
-expected to take more than --native-limit seconds for forward + backward (about 3 forwards) is
-skipped, and "native_skipped" says so.
+a probe times forward + backward on one sample and an eighth of the last axis and scales that
+up; a case expected to take more than --native-limit seconds is skipped, and
+"native_skipped" says so.
 """
 import argparse
 import json
@@ -71,16 +71,16 @@ def _times(fn, args, repeat):
     return statistics.median(times), min(times)
 
 
-def estimate_forward(layer, x):
-    """Seconds one forward call on ``x`` is expected to take, from a call on a slice of it."""
+def estimate_forward_backward(layer, x):
+    """Seconds forward + backward on ``x`` is expected to take, from a call on a slice of it."""
     import mindspore as ms
 
-    forward = ms.jit(layer)
+    grad = ms.jit(ms.value_and_grad(_SumOf(layer), grad_position=0, weights=layer.trainable_params()))
     length = x.shape[-1]
     probe = x[:1, ..., :max(length // 8, min(length, 2048))]
-    forward(probe).asnumpy()                     # compiles
+    grad(probe)                                  # compiles
     start = time.perf_counter()
-    forward(probe).asnumpy()
+    grad(probe)[0].asnumpy()
     return (time.perf_counter() - start) * x.shape[0] * length / probe.shape[-1]
 
 
@@ -149,7 +149,7 @@ def main(argv=None):
             ms.set_seed(0)
             layer = getattr(layers, cls_name)(**kwargs, impl=impl)
             if impl == 'native':
-                expected = 3 * estimate_forward(layer, x)
+                expected = estimate_forward_backward(layer, x)
                 if expected > args.native_limit:
                     row['native_skipped'] = f'expected forward+backward {expected:.0f} s'
                     continue
