@@ -59,7 +59,7 @@ def _copy_params(src, dst):
 def _outputs_and_grads(layer, x):
     out = layer(x)
     # A random cotangent, so that every output element's gradient is checked, not just their sum.
-    cot = ms.Tensor(np.random.default_rng(1).standard_normal(out.shape).astype(np.float32))
+    cot = ms.Tensor(np.random.default_rng(1).standard_normal(out.shape), out.dtype)
 
     class Dot(nn.Cell):
         def __init__(self, inner):
@@ -202,3 +202,20 @@ def test_same_padding_matches_mindspore_convention():
         out = -(-size // stride)
         total = max((out - 1) * stride + dilation * (kernel - 1) + 1 - size, 0)
         assert same_padding(size, kernel, stride, dilation) == (total // 2, total - total // 2)
+
+
+@pytest.mark.parametrize('cls,args,kwargs,shape', [
+    (Conv1d, (4, 6, 3), dict(pad_mode='same', padding_mode='reflect', has_bias=True), (2, 4, 15)),
+    (Conv2d, (4, 6, 3), dict(pad_mode='pad', padding=1), (2, 4, 9, 7)),
+    (Conv1dTranspose, (4, 2, 16), dict(stride=8, pad_mode='valid'), (2, 4, 11)),
+])
+def test_float16_gemm_equals_native(cls, args, kwargs, shape):
+    ms.set_seed(0)
+    gemm = cls(*args, impl='gemm', dtype=ms.float16, **kwargs)
+    native = cls(*args, impl='native', dtype=ms.float16, **kwargs)
+    _copy_params(gemm, native)
+    x = ms.Tensor(np.random.default_rng(0).standard_normal(shape), ms.float16)
+    got, want = _outputs_and_grads(gemm, x), _outputs_and_grads(native, x)
+    for g, w in zip(got, want):
+        assert g.dtype == w.dtype == np.float16
+        np.testing.assert_allclose(g.astype(np.float32), w.astype(np.float32), atol=2e-2, rtol=2e-2)
