@@ -43,4 +43,23 @@ def set_up_runtime(device_target='CPU', mode='graph', threads=None, log_level=3,
     elif wanted != _threads_set:
         raise RuntimeError(f"CPU threads already set to {_threads_set} in this process; "
                            "MindSpore allows one setting per process")
+    if device_target == 'CPU':
+        _disable_frontend_pipeline(ms)
     return {'device_target': device_target, 'mode': mode, 'threads': _threads_set}
+
+
+def _disable_frontend_pipeline(ms):
+    """Stop MindSpore's asynchronous frontend queue, which on CPU costs more than it saves.
+
+    Its thread waits for work by spinning on sched_yield. With as few cores as this project's
+    machines (2), that spinning thread takes a core from the kernel threads, and whole steps
+    stall until the next 4 ms scheduler tick: measured on the DPRNN decoder layer, forward +
+    backward took 12-20 ms in long phases instead of 1.7 ms, and the 128-channel ECAPA
+    convolution 8-16 ms instead of 5 ms (strace: 62,000 sched_yield calls per 100 steps from
+    that thread). The switch is not public API in MindSpore 2.10, hence the guard.
+    """
+    try:
+        from mindspore.graph.api import _pynative_executor
+        _pynative_executor.disable_frontend_and_bprop_pipeline()
+    except (ImportError, AttributeError):   # another MindSpore version: keep its default
+        pass

@@ -21,3 +21,10 @@ def test_settings_are_applied_and_threads_set_once(runtime):
 def test_bad_values_are_one_line_errors(kwargs, word):
     with pytest.raises(ValueError, match=word):
         set_up_runtime(**kwargs)
+
+
+def test_frontend_pipeline_is_disabled_on_cpu(runtime):
+    # its spinning thread stalls whole steps on small machines (see src/runtime.py)
+    from mindspore.graph.api import _pynative_executor
+    was_disabled = _pynative_executor.disable_frontend_and_bprop_pipeline()
+    assert was_disabled
