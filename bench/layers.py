@@ -138,14 +138,17 @@ def main(argv=None):
             torch_times = {c['case']: c for c in json.load(f)['cases']}
     print(json.dumps({'mindspore': ms.__version__, 'threads': runtime['threads'],
                       'torch_reference': os.path.exists(args.reference)}), flush=True)
-    ratios = []
-    for name in args.cases:
-        cls_name, kwargs, shape = CASES[name]
-        x = ms.Tensor(np.random.default_rng(0).standard_normal(shape).astype(np.float32))
-        row = {'case': name, 'layer': cls_name, 'shape': list(shape)}
-        for impl in ('native', 'gemm'):
-            if impl == 'native' and args.no_native:
-                continue
+    # All gemm timings first, then the native ones: MindSpore's native CPU convolution runs on
+    # oneDNN threads that keep spinning for a while after each call, which would slow down
+    # whatever is timed next.
+    rows = {name: {'case': name, 'layer': CASES[name][0], 'shape': list(CASES[name][2])}
+            for name in args.cases}
+    impls = ('gemm',) if args.no_native else ('gemm', 'native')
+    for impl in impls:
+        for name in args.cases:
+            cls_name, kwargs, shape = CASES[name]
+            x = ms.Tensor(np.random.default_rng(0).standard_normal(shape).astype(np.float32))
+            row = rows[name]
             ms.set_seed(0)
             layer = getattr(layers, cls_name)(**kwargs, impl=impl)
             if impl == 'native':
@@ -155,6 +158,11 @@ def main(argv=None):
                     continue
             times = time_layer(layer, x, args.repeat if impl == 'gemm' else args.native_repeat)
             row.update({f'{impl}_{key}': value for key, value in times.items()})
+            print(f'{impl:6s} {name}: forward+backward {times["forward_backward_s"] * 1000:.1f} ms',
+                  file=sys.stderr, flush=True)
+    ratios = []
+    for name in args.cases:
+        row = rows[name]
         ref = torch_times.get(name)
         if ref:
             row['torch_forward_s'] = ref['forward_s']
