@@ -15,7 +15,7 @@ keyword arguments are added:
 """
 from mindspore import nn, ops
 
-from .conv_gemm import Col2imConvTranspose1d, Im2colConv2d, RowTapConv2d, effective_size
+from .conv_gemm import Col2imConvTranspose1d, effective_size, make_gemm_conv
 from .impl import resolve_impl
 from .padding import PADDING_MODES, pad_last2, pad_last2_dynamic
 
@@ -54,7 +54,8 @@ class _GemmConvMixin:
         if padding_mode == 'reflect' and self.pad_mode == 'valid':
             raise ValueError(f"{owner}: padding_mode='reflect' needs pad_mode 'same' or 'pad', "
                              "got pad_mode='valid' (nothing to pad)")
-        if getattr(self, 'data_format', 'NCHW') != 'NCHW' and self.impl == 'gemm':
+        channels_last = getattr(self, 'data_format', 'NCHW') != 'NCHW'
+        if channels_last and self.impl == 'gemm':
             raise ValueError(f"{owner}: impl='gemm' supports data_format='NCHW' only; use "
                              "impl='native' for NHWC")
         # pads: (top, bottom, left, right) for 'pad', None for 'same'/'valid'
@@ -72,18 +73,12 @@ class _GemmConvMixin:
         # The gemm path always pads beforehand (by concatenation, see padding.py).
         self._explicit_pad = padding_mode == 'reflect' or self._static_pads is None or (
             self._static_pads[0] != self._static_pads[1] or self._static_pads[2] != self._static_pads[3])
-        if self._explicit_pad and getattr(self, 'data_format', 'NCHW') != 'NCHW':
+        if self._explicit_pad and channels_last:
             raise ValueError(f"{owner}: data_format='NHWC' supports only MindSpore's own padding "
                              "(zeros, symmetric, stride-1 'same' with odd kernels): use NCHW")
         if self.impl == 'gemm':
-            # Row taps trade columns of C*kh*kw rows for C*kw rows plus a GEMM output of O*kh
-            # rows: worth it when that moves less memory (64 -> 64 3x3: 384 rows against 576;
-            # not 1 -> 64 3x3, where 195 rows against 9 made it 3x slower).
-            (kh, kw), c_in = self.kernel_size, self.in_channels
-            row_taps = (self.group == 1 and self.stride[0] == 1 and kh > 1
-                        and c_in * kw + self.out_channels * kh < c_in * kh * kw)
-            gemm = RowTapConv2d if row_taps else Im2colConv2d
-            self.gemm = gemm(self.kernel_size, self.stride, self.dilation, self.group)
+            self.gemm = make_gemm_conv(self.in_channels, self.out_channels, self.kernel_size,
+                                       self.stride, self.dilation, self.group)
         elif self._explicit_pad:
             self.conv_valid = ops.Conv2D(out_channel=self.out_channels, kernel_size=self.kernel_size,
                                          pad_mode='valid', stride=self.stride,
