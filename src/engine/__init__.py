@@ -1,0 +1,1 @@
+"""The training engine every model shares: train step, schedules, checkpoints, run directory."""

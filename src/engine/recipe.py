@@ -1,0 +1,66 @@
+"""What a model contributes to the shared engine: the small, model-specific part of a run.
+
+A recipe is registered under the model's name in :data:`src.recipes.MODELS`. The engine and the
+top-level scripts only call the methods below; they never branch on the model's name.
+"""
+
+
+class Recipe:
+    """Base class of model recipes.
+
+    Class attributes:
+        data_schema, eval_schema: dataclasses checked against the config's ``data`` / ``eval``.
+        batch_keys: names of the batch arrays, in the order the loss network takes them.
+        best_metric, best_mode: the evaluation metric that picks the best checkpoint, 'min'/'max'.
+    """
+    data_schema = None
+    eval_schema = None
+    batch_keys = ()
+    best_metric = ''
+    best_mode = 'min'
+
+    def __init__(self, network_factory, loss_factory=None):
+        self.network_factory = network_factory
+        self.loss_factory = loss_factory
+
+    def build_network(self, cfg):
+        """The network (what is exported and evaluated), from ``model.args``."""
+        return self.network_factory(**cfg.model.args)
+
+    def build_loss_net(self, network, cfg, train_set):
+        """A cell mapping the batch tensors (``batch_keys`` order) to a scalar loss. It must hold
+        the network as its attribute ``network`` (checkpoint names start with ``network.``)."""
+        raise NotImplementedError
+
+    def train_set(self, cfg):
+        """The training dataset (``__len__``, ``make_batch(indices, rng)``)."""
+        raise NotImplementedError
+
+    def evaluate(self, network, cfg, out_dir, progress=True, cache_key=''):
+        """Evaluate ``network`` (in inference mode); returns a dict of metrics, writes files to
+        ``out_dir``. ``cache_key`` identifies the weights, so that cached work can be reused."""
+        raise NotImplementedError
+
+    def format_metrics(self, metrics):
+        """Human-readable lines of the metrics (what eval.py prints)."""
+        return '\n'.join(f"{k} = {v}" for k, v in metrics.items())
+
+    def export_inputs(self, cfg, length=None):
+        """Example input tensors for export; ``length`` None = dynamic along time."""
+        raise NotImplementedError
+
+    def sidecar(self, cfg):
+        """JSON-able facts an exported model needs beside it (sample rate, features ...)."""
+        return {}
+
+    def demo_config(self):
+        """Path of the model's demo config (small network, demo data, CPU, minutes)."""
+        raise NotImplementedError
+
+
+def network_params(params):
+    """The network's parameters out of a training checkpoint (``network.`` prefix stripped);
+    a checkpoint of the bare network is returned unchanged."""
+    if any(k.startswith('network.') for k in params):
+        return {k[len('network.'):]: v for k, v in params.items() if k.startswith('network.')}
+    return params
