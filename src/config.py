@@ -202,7 +202,8 @@ def check_kwargs(factory, args, key, where):
 def _unknown(full_key, name, valid, where):
     short = [v.rsplit('.', 1)[-1] for v in valid]
     near = difflib.get_close_matches(name, short, n=1, cutoff=0.5)
-    hint = f"; did you mean {full_key.rsplit('.', 1)[0]}.{near[0]}?" if near else ''
+    parent = full_key.rsplit('.', 1)[0] + '.' if '.' in full_key else ''
+    hint = f"; did you mean {parent}{near[0]}?" if near else ''
     return f"{where}: unknown key {full_key!r}{hint}"
 
 
@@ -247,6 +248,12 @@ def _coerce(tp, value, key, where):
                               f"got {value!r}{hint}")
         return value
     if tp is float:
+        if isinstance(value, str):
+            # YAML 1.1 reads '1e-3' (no dot) as a string; accept what Python reads as a number.
+            try:
+                value = float(value)
+            except ValueError:
+                pass
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise _type_error(key, 'a number', value, where)
         return float(value)
