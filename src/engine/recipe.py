@@ -18,6 +18,7 @@ class Recipe:
     batch_keys = ()
     best_metric = ''
     best_mode = 'min'
+    tiny_args = {}        # network kwargs of a tiny variant, for the registry-driven tests
 
     def __init__(self, network_factory, loss_factory=None):
         self.network_factory = network_factory
@@ -30,6 +31,11 @@ class Recipe:
     def build_loss_net(self, network, cfg, train_set):
         """A cell mapping the batch tensors (``batch_keys`` order) to a scalar loss. It must hold
         the network as its attribute ``network`` (checkpoint names start with ``network.``)."""
+        raise NotImplementedError
+
+    def example_batch(self, cfg, batch_size, rng):
+        """A random batch in the training layout: (dict of numpy arrays, object with what
+        ``build_loss_net`` reads from a training set, e.g. ``num_classes``)."""
         raise NotImplementedError
 
     def train_set(self, cfg):

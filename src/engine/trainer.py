@@ -154,8 +154,9 @@ class Trainer:
             mean_loss = float(np.mean(losses)) if losses else float('nan')
             self.log.print(f"epoch {epoch + 1}: mean loss {mean_loss:.4f}, "
                            f"{time.perf_counter() - t0:.1f} s")
+            last_epoch = self.state['epoch'] == tc.epochs
             evaluate = tc.eval_every and ((finished_epoch and self.state['epoch'] % tc.eval_every == 0)
-                                          or self._done())
+                                          or last_epoch or self._done())
             metrics = self.evaluate() if evaluate else None
             path = self.save()      # after the evaluation: the schedule has seen its result
             if metrics:

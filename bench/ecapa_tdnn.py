@@ -1,0 +1,163 @@
+"""ECAPA-TDNN speed on this machine against PyTorch (speechbrain) on the same machine kind.
+
+    python bench/ecapa_tdnn.py [--iters 10] [--channels 1024] [--skip-data] [--profile DIR]
+
+Prints one JSON line per measurement and a summary with the ratios to
+``shared/reference/pytorch_cpu_bench.json`` (ratio = MindSpore time / PyTorch time; <= 1 is at
+least as fast):
+
+* ``train_step``: the FULL network (C=1024, 20.77 M parameters), fbank batch 8 x 200 x 80, cosine
+  head over 1000 classes with AAM-softmax, Adam; graph mode; median and fastest of ``--iters``.
+* ``infer_10s``: embedding of 10 s of audio (1 x 1001 x 80 fbank), model only, and with the fbank.
+* ``data_pipeline``: training items per second (crop + MUSAN/RIR augmentation + fbank) with 2
+  worker processes, on the demo corpus (written to a temporary directory).
+"""
+import argparse
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+
+import numpy as np
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+REFERENCE = os.path.join(ROOT, '..', 'shared', 'reference', 'pytorch_cpu_bench.json')
+
+
+def pytorch_reference():
+    try:
+        with open(REFERENCE) as f:
+            return next(r for r in json.load(f) if r['model'] == 'ecapa')
+    except (OSError, StopIteration):
+        return None
+
+
+def timed(fn, warmup, iters):
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(iters):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times), min(times)
+
+
+def bench_train_step(channels, iters, warmup=2, batch=8, frames=200, classes=1000):
+    import mindspore as ms
+    from src.config import build_config
+    from src.distributed import gradient_reducer
+    from src.engine.train_step import TrainStep, build_optimizer
+    from src.recipes import get_recipe
+    recipe = get_recipe('ecapa_tdnn')
+    cfg = build_config({'model': {'name': 'ecapa_tdnn',
+                                  'args': {'channels': [channels] * 4 + [3 * channels]}}})
+    rng = np.random.default_rng(0)
+    b, info = recipe.example_batch(cfg, batch, rng, frames=frames, num_classes=classes)
+    net = recipe.build_network(cfg)
+    loss_net = recipe.build_loss_net(net, cfg, info)
+    params = loss_net.trainable_params()
+    step = TrainStep(loss_net, build_optimizer(cfg.optim, params, 1e-4), gradient_reducer(params, 1))
+    step.set_train(True)
+    scale = ms.Tensor(1.0, ms.float32)
+    inputs = [ms.Tensor(b[k]) for k in recipe.batch_keys]
+    n_params = sum(p.size for p in net.trainable_params())
+
+    def run():
+        step(scale, *inputs)[0].asnumpy()
+
+    t0 = time.perf_counter()
+    run()
+    compile_s = time.perf_counter() - t0
+    median, fastest = timed(run, warmup - 1, iters)
+    return {'case': 'train_step', 'channels': channels, 'params': int(n_params),
+            'input': [batch, frames, 80], 'classes': classes, 'compile_s': round(compile_s, 2),
+            'median_s': round(median, 4), 'min_s': round(fastest, 4)}, net, cfg, recipe
+
+
+def bench_inference(net, cfg, recipe, iters, warmup=2):
+    import mindspore as ms
+    from src.audio import Fbank
+    net.set_train(False)
+    net.set_inputs(ms.Tensor(shape=[1, None, 80], dtype=ms.float32))
+    feats = ms.Tensor(np.random.default_rng(1).standard_normal((1, 1001, 80)).astype(np.float32))
+    median, fastest = timed(lambda: net(feats).asnumpy(), warmup, iters)
+    wave = np.random.default_rng(2).standard_normal(160000).astype(np.float32) * 0.1
+    fbank = Fbank()
+    median_fb, fastest_fb = timed(lambda: net(ms.Tensor(fbank(wave)[None])).asnumpy(), warmup, iters)
+    return {'case': 'infer_10s', 'median_s': round(median, 4), 'min_s': round(fastest, 4),
+            'with_fbank_median_s': round(median_fb, 4), 'with_fbank_min_s': round(fastest_fb, 4)}
+
+
+def bench_data(workers=2, batches=12, batch=32):
+    from src.config import build_config
+    from src.data.demo import make_demo
+    from src.data.loader import BatchLoader
+    from src.ecapa_tdnn.dataset import prepare_voxceleb
+    from src.recipes import get_recipe
+    with tempfile.TemporaryDirectory() as tmp:
+        paths = make_demo('voxceleb', os.path.join(tmp, 'demo'), seed=0)
+        make_demo('musan', os.path.join(tmp, 'demo'), seed=0)
+        make_demo('rirs', os.path.join(tmp, 'demo'), seed=0)
+        lists = prepare_voxceleb([paths['train_root']], os.path.join(tmp, 'lists'))
+        cfg = build_config({'model': {'name': 'ecapa_tdnn'},
+                            'data': {'train_manifest': lists['manifest'], 'speakers': lists['speakers'],
+                                     'musan': os.path.join(tmp, 'demo', 'musan'),
+                                     'rirs': os.path.join(tmp, 'demo', 'RIRS_NOISES'),
+                                     'augment_prob': 1.0, 'crop_seconds': [3.0, 3.0]}})
+        items = get_recipe('ecapa_tdnn').train_set(cfg)
+        loader = BatchLoader(items, batch, seed=0, num_workers=workers, prefetch=2)
+        it = iter(loader.epoch(0))
+        next(it)                                   # workers started
+        t0 = time.perf_counter()
+        n = 0
+        for _ in range(batches):
+            n += len(next(it)['labels'])
+        rate = n / (time.perf_counter() - t0)
+    return {'case': 'data_pipeline', 'workers': workers, 'crop_s': 3.0, 'augment_prob': 1.0,
+            'items_per_s': round(rate, 1)}
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument('--iters', type=int, default=10)
+    p.add_argument('--channels', type=int, default=1024)
+    p.add_argument('--skip-data', action='store_true')
+    p.add_argument('--skip-train', action='store_true')
+    p.add_argument('--threads', type=int, default=0)
+    args = p.parse_args()
+    os.environ.setdefault('GLOG_v', '3')
+    from src.runtime import set_up_runtime
+    set_up_runtime('CPU', 'graph', threads=args.threads or None)
+    ref = pytorch_reference()
+    results = []
+    train, net, cfg, recipe = bench_train_step(args.channels, args.iters)
+    results.append(train)
+    print(json.dumps(train), flush=True)
+    infer = bench_inference(net, cfg, recipe, args.iters)
+    results.append(infer)
+    print(json.dumps(infer), flush=True)
+    if not args.skip_data:
+        data = bench_data()
+        results.append(data)
+        print(json.dumps(data), flush=True)
+    summary = {'case': 'summary'}
+    if ref and args.channels == 1024:
+        summary.update({
+            'train_step_ratio_median': round(train['median_s'] / ref['train_step_s_median'], 3),
+            'train_step_ratio_min': round(train['min_s'] / ref['train_step_s_min'], 3),
+            'infer_ratio_median': round(infer['median_s'] / ref['infer_s_median'], 3),
+            'infer_with_fbank_ratio_median': round(infer['with_fbank_median_s'] / ref['infer_with_fbank_s_median'], 3),
+            'pytorch_train_step_s': ref['train_step_s_median'], 'pytorch_infer_s': ref['infer_s_median']})
+    if not args.skip_data:
+        # items a train step consumes per second at the measured speed (batch 8): the pipeline
+        # keeps up when it delivers more.
+        summary['pipeline_vs_training_demand'] = round(results[-1]['items_per_s'] / (8 / train['median_s']), 2)
+    print(json.dumps(summary), flush=True)
+
+
+if __name__ == '__main__':
+    main()

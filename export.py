@@ -1,0 +1,71 @@
+"""Export a trained model: ``python export.py --config X.yaml [--checkpoint C] [--file_name F]``.
+
+Writes ``F.mindir`` (dynamic time axis, or ``--fixed_frames N`` for devices that need a static
+shape) and ``F.json``, a sidecar with what a user of the file needs (sample rate, feature
+settings, input and output layout). The convolution kernels follow the export target: MindSpore's
+native operators for Ascend / Ascend 310 / GPU, the fast im2col path for CPU; ``--impl`` overrides.
+"""
+import json
+import os
+
+from src.cli import config_parser, load_run_config, run_main, set_up
+
+IMPL_FOR_TARGET = {'CPU': 'gemm', 'GPU': 'native', 'Ascend': 'native', 'Ascend310': 'native'}
+
+
+def calibrated_threshold(run_dir, checkpoint):
+    """The EER threshold measured for ``checkpoint`` by eval.py, if it was evaluated."""
+    name = os.path.splitext(os.path.basename(checkpoint))[0]
+    path = os.path.join(run_dir, 'eval', name, 'metrics.json')
+    if not os.path.exists(path):
+        return None
+    with open(path) as f:
+        return json.load(f).get('eer_threshold')
+
+
+def export_model(cfg, checkpoint, file_name, target='CPU', impl='auto', fixed_frames=0):
+    """Export ``checkpoint`` to ``file_name``.mindir + ``file_name``.json; returns both paths."""
+    import mindspore as ms
+    from src.layers import conv_impl
+    from eval import load_network
+    impl = IMPL_FOR_TARGET[target] if impl == 'auto' else impl
+    with conv_impl(impl):
+        recipe, network = load_network(cfg, checkpoint)
+    inputs = recipe.export_inputs(cfg, fixed_frames or None)
+    os.makedirs(os.path.dirname(os.path.abspath(file_name)), exist_ok=True)
+    ms.export(network, *inputs, file_name=file_name, file_format=cfg.export.file_format)
+    shape = [None if int(d) < 0 else int(d) for d in inputs[0].shape]
+    sidecar = dict(recipe.sidecar(cfg), input_shape=shape, target=target, conv_impl=impl,
+                   checkpoint=os.path.abspath(checkpoint), mindspore=ms.__version__)
+    threshold = calibrated_threshold(cfg.run_dir, checkpoint)
+    if threshold is not None:
+        sidecar['threshold'] = threshold
+    with open(file_name + '.json', 'w') as f:
+        json.dump(sidecar, f, indent=1)
+    suffix = {'MINDIR': '.mindir', 'AIR': '.air', 'ONNX': '.onnx'}[cfg.export.file_format]
+    return file_name + suffix, file_name + '.json'
+
+
+def main():
+    p = config_parser(__doc__.splitlines()[0])
+    p.add_argument('--checkpoint', help='default: the best checkpoint of the run directory')
+    p.add_argument('--file_name', help='output path without extension (default <run_dir>/export/<model>)')
+    p.add_argument('--target', choices=tuple(IMPL_FOR_TARGET), help='export.target')
+    p.add_argument('--impl', choices=('auto', 'native', 'gemm'), help='export.impl')
+    p.add_argument('--fixed_frames', type=int, help='export.fixed_frames (0 = dynamic)')
+    args = p.parse_args()
+    extra = [f"export.{k}={getattr(args, k)}" for k in ('target', 'impl', 'fixed_frames')
+             if getattr(args, k) is not None]
+    cfg = load_run_config(args, extra)
+    set_up(cfg)
+    from eval import find_checkpoint
+    checkpoint = args.checkpoint or find_checkpoint(cfg.run_dir)
+    file_name = args.file_name or os.path.join(cfg.run_dir, 'export', cfg.model.name)
+    model, sidecar = export_model(cfg, checkpoint, file_name, cfg.export.target, cfg.export.impl,
+                                  cfg.export.fixed_frames)
+    print(f"exported {model} (+ {sidecar})")
+    return model
+
+
+if __name__ == '__main__':
+    run_main(main)

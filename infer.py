@@ -1,0 +1,108 @@
+"""Speaker verification with an exported model (or a checkpoint).
+
+    python infer.py verify a.wav b.wav --model runs/demo/export/ecapa_tdnn.mindir [--threshold T]
+    python infer.py embed --model M.mindir --list files.txt --out embeddings.npz
+    python infer.py verify a.wav b.wav --config configs/ecapa_tdnn/demo.yaml --checkpoint C.ckpt
+
+A MindIR is read with its JSON sidecar (written by export.py: sample rate, fbank settings and the
+threshold calibrated on the evaluation trials). ``verify`` prints the cosine score and the
+decision; ``embed`` writes one embedding per file of a list (one path per line).
+"""
+import argparse
+import json
+import os
+import sys
+
+import numpy as np
+
+from src.cli import run_main
+from src.errors import UserError
+
+
+class Embedder:
+    """fbank + network of a MindIR (with sidecar) or of a config + checkpoint."""
+
+    def __init__(self, model=None, config=None, checkpoint=None):
+        from src.runtime import set_up_runtime
+        set_up_runtime('CPU', 'graph')
+        import mindspore as ms
+        from src.audio import Fbank
+        if model:
+            sidecar_path = os.path.splitext(model)[0] + '.json'
+            if not os.path.exists(model):
+                raise UserError(f"model not found: {model}")
+            if not os.path.exists(sidecar_path):
+                raise UserError(f"{sidecar_path} not found: export.py writes it beside the MindIR; "
+                                "re-export or copy it along")
+            with open(sidecar_path) as f:
+                self.meta = json.load(f)
+            self.net = ms.nn.GraphCell(ms.load(model))
+        else:
+            from eval import load_network
+            from src.cli import load_run_config
+            args = argparse.Namespace(config=config, overrides=[])
+            cfg = load_run_config(args)
+            recipe, self.net = load_network(cfg, checkpoint)
+            from export import calibrated_threshold
+            self.meta = dict(recipe.sidecar(cfg))
+            threshold = calibrated_threshold(cfg.run_dir, checkpoint)
+            if threshold is not None:
+                self.meta['threshold'] = threshold
+        self.fbank = Fbank(**self.meta['features'])
+        self.sample_rate = self.meta['sample_rate']
+
+    def __call__(self, path):
+        import mindspore as ms
+        from src.audio import read_audio
+        feats = self.fbank(read_audio(path, self.sample_rate))[None].astype(np.float32)
+        emb = self.net(ms.Tensor(feats))
+        return emb.asnumpy().reshape(-1)
+
+
+def main():
+    p = argparse.ArgumentParser(description='speaker verification with an exported model')
+    sub = p.add_subparsers(dest='command', required=True)
+    for name in ('verify', 'embed'):
+        s = sub.add_parser(name)
+        s.add_argument('--model', help='exported .mindir (its .json sidecar beside it)')
+        s.add_argument('--config', help='config (with --checkpoint) instead of a MindIR')
+        s.add_argument('--checkpoint')
+        if name == 'verify':
+            s.add_argument('enroll')
+            s.add_argument('test')
+            s.add_argument('--threshold', type=float, help='accept when score >= threshold '
+                           '(default: the calibrated EER threshold of the sidecar)')
+        else:
+            s.add_argument('--list', required=True, help='text file, one audio path per line')
+            s.add_argument('--out', required=True, help='output .npz (paths, embeddings)')
+    args = p.parse_args()
+    if not args.model and not (args.config and args.checkpoint):
+        raise UserError("pass --model M.mindir, or --config C.yaml with --checkpoint X.ckpt")
+    embed = Embedder(args.model, args.config, args.checkpoint)
+    if args.command == 'verify':
+        a, b = embed(args.enroll), embed(args.test)
+        score = float(a @ b / max(np.linalg.norm(a) * np.linalg.norm(b), 1e-12))
+        threshold = args.threshold if args.threshold is not None else embed.meta.get('threshold')
+        if threshold is None:
+            print(json.dumps({'score': score}))
+            print("no threshold: pass --threshold or evaluate the checkpoint (eval.py) before export",
+                  file=sys.stderr)
+            return score
+        decision = 'same speaker' if score >= threshold else 'different speakers'
+        print(json.dumps({'score': round(score, 6), 'threshold': threshold, 'decision': decision}))
+        return score
+    if not os.path.exists(args.list):
+        raise UserError(f"list not found: {args.list}")
+    with open(args.list) as f:
+        paths = [line.strip() for line in f if line.strip()]
+    from src.engine.trainer import progress
+    embeddings = np.stack([embed(path) for path in progress(paths, desc='embed')])
+    tmp = args.out + '.tmp.npz'
+    np.savez(tmp, paths=np.asarray(paths), embeddings=embeddings)
+    os.replace(tmp, args.out if args.out.endswith('.npz') else args.out + '.npz')
+    print(f"{len(paths)} embeddings of dimension {embeddings.shape[1]} -> {args.out}")
+    return embeddings
+
+
+if __name__ == '__main__':
+    run_main(main)

@@ -1,0 +1,160 @@
+"""Speaker-verification evaluation: embeddings of the trial files, scores, EER / minDCF, DET curve.
+
+Files written to the output directory::
+
+    embeddings.npz     utterance ids and their embeddings (reused when the same network and
+                       trial list are evaluated again: the cache key is stored beside them)
+    scores_<list>.txt  ``enroll test score label`` per trial
+    det_<list>.png     DET curve
+    metrics.json       all metrics
+"""
+import json
+import os
+
+import numpy as np
+
+from ..errors import DataError
+from ..metrics import compute_eer, compute_min_dcf
+
+
+def _progress(iterable, enabled, **kwargs):
+    from ..engine.trainer import progress
+    return progress(iterable, disable=None if enabled else True, **kwargs)
+
+
+def embed_waves(network, waves, fbank):
+    """Embeddings (n, dim) of 1-D waves, one utterance at a time at full length."""
+    import mindspore as ms
+    out = []
+    for wave in waves:
+        feats = fbank(wave)[None]                                  # (1, frames, n_mels)
+        emb = network(ms.Tensor(feats))                            # (1, 1, dim)
+        out.append(emb.asnumpy().reshape(-1))
+    return np.stack(out) if out else np.zeros((0, 0), np.float32)
+
+
+class EmbeddingExtractor:
+    """Embeddings of audio files with ``network`` in inference mode (graph mode: one compiled
+    graph with a dynamic time axis serves every length)."""
+
+    def __init__(self, network, fbank, sample_rate, on_rate_mismatch='resample', max_seconds=0.0):
+        import mindspore as ms
+        self.network, self.fbank, self.sample_rate = network, fbank, sample_rate
+        self.on_rate_mismatch = on_rate_mismatch
+        self.max_samples = int(max_seconds * sample_rate) if max_seconds else None
+        network.set_train(False)
+        if ms.get_context('mode') == ms.GRAPH_MODE:
+            network.set_inputs(ms.Tensor(shape=[1, None, fbank.n_mels], dtype=ms.float32))
+
+    def wave(self, path):
+        from ..audio import read_audio
+        return read_audio(path, self.sample_rate, self.on_rate_mismatch, stop=self.max_samples)
+
+    def __call__(self, paths, progress=True, desc='embeddings'):
+        import mindspore as ms
+        out = []
+        for path in _progress(paths, progress, desc=desc):
+            feats = self.fbank(self.wave(path))[None].astype(np.float32)
+            out.append(self.network(ms.Tensor(feats)).asnumpy().reshape(-1))
+        return np.stack(out).astype(np.float32)
+
+
+def l2_normalise(x):
+    return x / np.maximum(np.linalg.norm(x, axis=-1, keepdims=True), 1e-12)
+
+
+def trial_scores(trials, index, embeddings):
+    """Cosine score of every trial (label, enroll, test) from the utterance -> row ``index``."""
+    from ..scoring import cosine_scores
+    enroll = embeddings[[index[e] for _, e, _ in trials]]
+    test = embeddings[[index[t] for _, _, t in trials]]
+    return cosine_scores(enroll, test), enroll, test
+
+
+def verification_metrics(scores, labels, p_targets=(0.01, 0.05)):
+    """EER (%) and minDCF at each p_target, as a flat dict."""
+    eer, threshold = compute_eer(scores, labels)
+    out = {'eer': float(eer) * 100.0, 'eer_threshold': float(threshold)}
+    for p in p_targets:
+        out[f'min_dcf_{p:g}'] = float(compute_min_dcf(scores, labels, p_target=p)[0])
+    return out
+
+
+def cohort_embeddings(extractor, manifest, num_speakers, per_speaker, seed=0, progress=True):
+    """One mean embedding per training speaker (AS-norm cohort), from a few utterances each."""
+    from ..data.manifest import read_manifest
+    rows = read_manifest(manifest)
+    by_speaker = {}
+    for row in rows:
+        by_speaker.setdefault(row['speaker'], []).append(row['path'])
+    rng = np.random.default_rng(seed)
+    speakers = sorted(by_speaker)
+    if len(speakers) > num_speakers:
+        speakers = sorted(rng.choice(speakers, num_speakers, replace=False))
+    paths, owner = [], []
+    for s in speakers:
+        files = by_speaker[s]
+        for f in rng.choice(files, min(per_speaker, len(files)), replace=False):
+            paths.append(f)
+            owner.append(s)
+    emb = l2_normalise(extractor(paths, progress, desc='cohort'))
+    owner = np.asarray(owner)
+    return np.stack([emb[owner == s].mean(0) for s in speakers])
+
+
+def evaluate_verification(recipe, network, cfg, out_dir, progress=True, cache_key=''):
+    """Evaluate on ``cfg.data.trials`` (+ ``cfg.eval.extra_trials``); returns the main list's metrics
+    (extra lists prefixed by their file name) and writes the files listed in the module docstring."""
+    from ..metrics.plots import plot_det
+    from ..scoring import as_norm
+    from .dataset import read_trials
+
+    d, e = cfg.data, cfg.eval
+    if not d.trials:
+        raise DataError("data.trials is empty: set it to a VoxCeleb1 trial list (veri_test2.txt format)")
+    os.makedirs(out_dir, exist_ok=True)
+    lists = [d.trials] + list(e.extra_trials)
+    trial_sets = [read_trials(path, d.eval_audio_root, check_files=True) for path in lists]
+    utts = sorted({u for trials in trial_sets for _, a, b in trials for u in (a, b)})
+    index = {u: i for i, u in enumerate(utts)}
+
+    extractor = EmbeddingExtractor(network, recipe.fbank(cfg), d.sample_rate, d.on_rate_mismatch,
+                                   e.max_seconds)
+    cache = os.path.join(out_dir, 'embeddings.npz')
+    key = json.dumps({'key': cache_key, 'utts': len(utts), 'first': utts[:3], 'max_s': e.max_seconds})
+    embeddings = None
+    if cache_key and os.path.exists(cache):
+        z = np.load(cache)
+        if str(z['key']) == key:
+            embeddings = z['embeddings']
+    if embeddings is None:
+        embeddings = extractor([os.path.join(d.eval_audio_root, u) for u in utts], progress)
+        if cache_key:
+            tmp = cache + '.tmp.npz'
+            np.savez(tmp, key=key, utts=np.asarray(utts), embeddings=embeddings)
+            os.replace(tmp, cache)
+
+    cohort = None
+    if e.as_norm:
+        cohort = cohort_embeddings(extractor, d.train_manifest, e.cohort_speakers,
+                                   e.cohort_utterances, cfg.train.seed, progress)
+    results = {}
+    for path, trials in zip(lists, trial_sets):
+        name = os.path.splitext(os.path.basename(path))[0]
+        labels = np.asarray([t[0] for t in trials])
+        scores, enroll, test = trial_scores(trials, index, embeddings)
+        if cohort is not None:
+            scores = as_norm(scores, enroll, test, cohort, top_k=e.top_k)
+        metrics = verification_metrics(scores, labels, e.p_targets)
+        metrics['trials'] = len(trials)
+        with open(os.path.join(out_dir, f'scores_{name}.txt'), 'w') as f:
+            for (label, a, b), s in zip(trials, scores):
+                f.write(f"{a} {b} {s:.6f} {label}\n")
+        if e.det_curve:
+            plot_det(scores, labels, os.path.join(out_dir, f'det_{name}.png'),
+                     title=f"{cfg.model.name} on {name}: EER {metrics['eer']:.2f}%")
+        prefix = '' if path == d.trials else f'{name}.'
+        results.update({prefix + k: v for k, v in metrics.items()})
+    with open(os.path.join(out_dir, 'metrics.json'), 'w') as f:
+        json.dump(results, f, indent=1)
+    return results

@@ -1,0 +1,37 @@
+"""Train any registered model: ``python train.py --config configs/ecapa_tdnn/demo.yaml [key=value ...]``.
+
+The config picks the model (``model.name``); the shared engine (src/engine) does the rest. Under
+``msrun`` / a rank table each process trains one data-parallel rank.
+"""
+import os
+
+from src.cli import config_parser, load_run_config, run_main, set_up
+
+
+def main():
+    p = config_parser(__doc__.splitlines()[0])
+    p.add_argument('--amp_level', choices=('O0', 'O1', 'O2', 'O3'), help='train.amp_level')
+    p.add_argument('--seed', type=int, help='train.seed')
+    p.add_argument('--resume', action='store_true', help='continue from the run directory\'s latest checkpoint')
+    args = p.parse_args()
+    cfg = load_run_config(args)
+    rank, world = set_up(cfg)
+    from src.checkpoint import load_params_into
+    from src.engine.trainer import Trainer
+    from src.errors import UserError
+    from src.recipes import get_recipe
+    if not args.resume and rank == 0 and os.path.exists(os.path.join(cfg.run_dir, 'checkpoints', 'latest.json')):
+        raise UserError(f"{cfg.run_dir} already has checkpoints: pass --resume to continue it, "
+                        "or choose another --run_dir")
+    os.makedirs(cfg.run_dir, exist_ok=True)
+    trainer = Trainer(cfg, get_recipe(cfg.model.name), cfg.run_dir, rank, world).build()
+    if args.resume and not trainer.resume():
+        trainer.log.print(f"--resume: no checkpoint in {cfg.run_dir}, starting from scratch")
+    del load_params_into
+    state = trainer.fit()
+    trainer.log.print(f"done: {state['step']} steps; checkpoints in {trainer.ckpt.directory}")
+    return state
+
+
+if __name__ == '__main__':
+    run_main(main)
