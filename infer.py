@@ -45,7 +45,9 @@ class Embedder:
             recipe, self.net = load_network(cfg, checkpoint)
             from export import calibrated_threshold
             self.meta = dict(recipe.sidecar(cfg))
-            threshold = calibrated_threshold(cfg.run_dir, checkpoint)
+            # a checkpoint of a run lives in <run_dir>/checkpoints/: its evaluation is beside it
+            run_dir = os.path.dirname(os.path.dirname(os.path.abspath(checkpoint)))
+            threshold = calibrated_threshold(run_dir, checkpoint)
             if threshold is not None:
                 self.meta['threshold'] = threshold
         self.fbank = Fbank(**self.meta['features'])

@@ -156,7 +156,15 @@ def _smooth(x, width):
 
 @dataclass
 class Speaker:
-    """Parameters of one synthetic voice (see the module docstring)."""
+    """What stays the same in all utterances of one synthetic voice: its fine resonances."""
+    resonance_mel: np.ndarray     # (K,) centre of each resonance on the unit mel axis (0 ... 1)
+    resonance_db: np.ndarray      # (K,) gain at the centre, dB (> 0: a peak, < 0: a notch)
+    resonance_width: float        # Gaussian std of every resonance on the unit mel axis
+
+
+@dataclass
+class Style:
+    """How one utterance is spoken: everything about the voice except its identity."""
     f0: float                 # median fundamental frequency, Hz
     f0_range: float           # intonation depth, semitones (std of the accents)
     jitter: float             # per-period relative f0 perturbation (std)
@@ -164,8 +172,9 @@ class Speaker:
     open_quotient: float      # Rosenberg opening phase, fraction of the period
     close_quotient: float     # Rosenberg closing phase, fraction of the period
     breathiness: float        # aspiration noise relative to the voiced source
-    formants: np.ndarray      # (5 vowels, 5 formants) Hz: this speaker's vowels
+    formants: np.ndarray      # (5 vowels, 5 formants) Hz: the vowels of this utterance
     bandwidths: np.ndarray    # (5,) formant bandwidths, Hz
+    colour_db: np.ndarray     # (bins,) smooth colouring of the voiced sounds, dB
     syllable_seconds: float   # mean vowel duration (speaking rate)
     consonant_prob: float     # chance of a fricative before a vowel
     fricative_hz: float       # fricative noise centre frequency
@@ -182,30 +191,81 @@ class Channel:
     level_db: float           # output RMS in dBFS
 
 
-def draw_speaker(rng):
-    """A random voice.
+@lru_cache(maxsize=None)
+def _unit_mel(sample_rate):
+    """The STFT bins on the mel axis scaled to 0 (0 Hz) ... 1 (Nyquist)."""
+    return np.log1p(_bin_freqs(sample_rate) / 700.0) / np.log1p(sample_rate / 2 / 700.0)
+
+
+def _hz_to_unit_mel(hz, sample_rate=SAMPLE_RATE):
+    return np.log1p(np.asarray(hz) / 700.0) / np.log1p(sample_rate / 2 / 700.0)
+
+
+def _smooth_curve(rng, sample_rate, tilt_db, ripple_db):
+    """A random smooth curve over the STFT bins in dB: a tilt in dB per octave around 1 kHz plus
+    four cosine ripples on the mel axis (the ``k``-th with std ``ripple_db / sqrt(k)``)."""
+    mel = _unit_mel(sample_rate)
+    octaves = np.log2(np.maximum(_bin_freqs(sample_rate), 60.0) / 1000.0)
+    order = np.arange(1, 5)
+    ripple = rng.normal(0, ripple_db, 4) / np.sqrt(order)
+    phase = rng.uniform(0, 2 * np.pi, 4)
+    return rng.normal(0, tilt_db) * octaves + (
+        ripple[:, None] * np.cos(np.pi * order[:, None] * mel[None] + phase[:, None])).sum(0)
+
+
+def draw_speaker(rng, resonances=4, band_hz=(1200.0, 7000.0), gain_db=(5.0, 9.0),
+                 width=0.012):
+    """A random voice identity: ``resonances`` narrow spectral peaks or notches of the voiced
+    sounds at random places of the mel axis.
 
     Args:
         rng: ``np.random.Generator``.
+        resonances: number of peaks and notches.
+        band_hz: (low, high) where their centres lie (uniform on the mel axis), Hz.
+        gain_db: (low, high) of the uniform magnitude of each gain, dB (sign random).
+        width: Gaussian std of each on the unit mel axis (0.0125 is one of 80 mel bands).
 
     Returns:
         :class:`Speaker`.
     """
-    # Vocal-tract length and f0 go together loosely (smaller tract, higher voice), but not so
-    # tightly that f0 alone names the speaker.
-    shortness = rng.uniform(0.0, 1.0)                           # 0: long tract, 1: short
-    scale = 0.88 + 0.3 * shortness                              # formant scale factor
-    f0 = float(95.0 * (230.0 / 95.0) ** (0.6 * shortness + 0.4 * rng.uniform(0.0, 1.0)))
+    low, high = _hz_to_unit_mel(band_hz)
+    centres = np.sort(rng.uniform(low, high, resonances))
+    gains = rng.uniform(*gain_db, resonances) * rng.choice([-1.0, 1.0], resonances)
+    return Speaker(resonance_mel=centres, resonance_db=gains, resonance_width=float(width))
+
+
+def draw_style(rng, sample_rate=SAMPLE_RATE, f0_hz=(85.0, 255.0), formant_scale=(0.85, 1.2),
+               colour_tilt_db=3.0, colour_ripple_db=3.0):
+    """How one utterance is spoken, from one distribution shared by all speakers.
+
+    Pitch, vocal-tract length (formant scale), vowels, glottal pulse, breathiness, speaking rate,
+    fricatives and the colour of the voiced sounds change from utterance to utterance, so none
+    of them tells the speakers apart.
+
+    Args:
+        rng: ``np.random.Generator``.
+        sample_rate: Hz.
+        f0_hz: (low, high) of the log-uniform median fundamental frequency, Hz.
+        formant_scale: (low, high) of the uniform formant scale factor.
+        colour_tilt_db: std of the colour's tilt, dB per octave.
+        colour_ripple_db: std of the colour's ripples, dB.
+
+    Returns:
+        :class:`Style`.
+    """
+    f0 = float(f0_hz[0] * (f0_hz[1] / f0_hz[0]) ** rng.uniform(0.0, 1.0))
+    scale = rng.uniform(*formant_scale)
     vowels = np.sort(rng.choice(len(_VOWELS), size=5, replace=False))
-    f123 = _VOWELS[vowels] * scale * np.exp(rng.normal(0, 0.1, (5, 3)))
+    f123 = _VOWELS[vowels] * scale * np.exp(rng.normal(0, 0.06, (5, 3)))
     f45 = np.array([3500.0, 4500.0]) * scale * np.exp(rng.normal(0, 0.04, 2))
     formants = np.concatenate([f123, np.broadcast_to(f45, (5, 2))], axis=1)
     bandwidths = np.array([70.0, 100.0, 150.0, 220.0, 300.0]) * rng.uniform(0.7, 1.5)
-    return Speaker(
+    return Style(
         f0=f0, f0_range=float(rng.uniform(1.0, 3.0)), jitter=float(rng.uniform(0.005, 0.03)),
         shimmer=float(rng.uniform(0.02, 0.12)), open_quotient=float(rng.uniform(0.3, 0.55)),
         close_quotient=float(rng.uniform(0.08, 0.25)), breathiness=float(rng.uniform(0.02, 0.3)),
         formants=formants, bandwidths=bandwidths,
+        colour_db=_smooth_curve(rng, sample_rate, colour_tilt_db, colour_ripple_db),
         syllable_seconds=float(rng.uniform(0.1, 0.24)),
         consonant_prob=float(rng.uniform(0.2, 0.7)),
         fricative_hz=float(rng.uniform(2500, 6500)),
@@ -213,8 +273,8 @@ def draw_speaker(rng):
         fricative_db=float(rng.uniform(-18, -6)))
 
 
-def draw_channel(rng, sample_rate=SAMPLE_RATE, eq_db=2.0, tilt_db=1.0, snr_db=(40.0, 50.0),
-                 level_db=(-26.0, -24.0), noise_colour_db=1.5):
+def draw_channel(rng, sample_rate=SAMPLE_RATE, eq_db=2.0, tilt_db=1.0, snr_db=(15.0, 45.0),
+                 level_db=(-32.0, -20.0), noise_colour_db=1.5):
     """A random recording channel.
 
     Args:
@@ -229,14 +289,9 @@ def draw_channel(rng, sample_rate=SAMPLE_RATE, eq_db=2.0, tilt_db=1.0, snr_db=(4
     Returns:
         :class:`Channel`.
     """
-    freqs = _bin_freqs(sample_rate)
-    mel = np.log1p(freqs / 700.0) / np.log1p(sample_rate / 2 / 700.0)     # 0 ... 1
-    octaves = np.log2(np.maximum(freqs, 60.0) / 1000.0)
-    order = np.arange(1, 5)
-    ripple = rng.normal(0, eq_db, 4) / np.sqrt(order)
-    phase = rng.uniform(0, 2 * np.pi, 4)
-    eq = rng.normal(0, tilt_db) * octaves + (
-        ripple[:, None] * np.cos(np.pi * order[:, None] * mel[None] + phase[:, None])).sum(0)
+    eq = _smooth_curve(rng, sample_rate, tilt_db, eq_db)
+    mel = _unit_mel(sample_rate)
+    octaves = np.log2(np.maximum(_bin_freqs(sample_rate), 60.0) / 1000.0)
     # Background noise: a gentle downward slope (flat below 250 Hz) and one broad bump.
     noise = rng.uniform(-4.0, -2.0) * np.maximum(octaves, -2.0) + rng.normal(
         0, noise_colour_db) * np.cos(np.pi * rng.uniform(1, 3) * mel + rng.uniform(0, 2 * np.pi))
@@ -258,12 +313,12 @@ def _rosenberg_derivative(phase, open_q, close_q, table_size=4096):
     return np.diff(flow, prepend=0.0)
 
 
-def _plan(speaker, n_frames, rng, frame_seconds):
+def _plan(style, n_frames, rng, frame_seconds):
     """Frame-level score of an utterance: which vowel or fricative sounds when.
 
     Returns:
         voiced (n_frames,) gain of the voiced source, fricative (n_frames,) gain of the
-        fricative noise, vowel (n_frames,) int index into the speaker's vowels, accent
+        fricative noise, vowel (n_frames,) int index into the style's vowels, accent
         (n_frames,) pitch accents in semitones.
     """
     voiced = np.zeros(n_frames)
@@ -277,11 +332,11 @@ def _plan(speaker, n_frames, rng, frame_seconds):
         if rng.random() < 0.08:                                    # a pause
             t += int(rng.uniform(0.1, 0.3) / frame_seconds)
             continue
-        if rng.random() < speaker.consonant_prob:
+        if rng.random() < style.consonant_prob:
             length = max(2, int(rng.uniform(0.04, 0.1) / frame_seconds))
             fricative[t:min(t + length, end)] = 1.0
             t += length
-        length = max(3, int(speaker.syllable_seconds * np.exp(rng.normal(0, 0.3))
+        length = max(3, int(style.syllable_seconds * np.exp(rng.normal(0, 0.3))
                             / frame_seconds))
         stop = min(t + length, end)
         if stop <= t:
@@ -291,42 +346,55 @@ def _plan(speaker, n_frames, rng, frame_seconds):
         voiced[t:stop] = ramp * np.exp(rng.normal(0, 0.2))
         current = (current + 1 + int(rng.integers(4))) % 5           # never the same vowel twice
         vowel[t:stop] = current
-        accent[t:stop] = rng.normal(0, speaker.f0_range)
+        accent[t:stop] = rng.normal(0, style.f0_range)
         t = stop
     return voiced, fricative, vowel, accent
 
 
-def _log_vowel_envelopes(speaker, freqs):
+def _log_vowel_envelopes(style, freqs):
     """Log magnitude of each vowel's cascade of formant resonators (unit gain at 0 Hz).
 
     Returns: ``(vowels, bins)``.
     """
     f2 = freqs[None, :, None] ** 2
-    centre2 = speaker.formants[:, None, :] ** 2                             # (vowels, 1, 5)
-    resonance = centre2 / np.sqrt((centre2 - f2) ** 2 + f2 * speaker.bandwidths ** 2)
+    centre2 = style.formants[:, None, :] ** 2                               # (vowels, 1, 5)
+    resonance = centre2 / np.sqrt((centre2 - f2) ** 2 + f2 * style.bandwidths ** 2)
     return np.log(resonance).sum(axis=2)
 
 
-def synthesize(speaker, channel, num_samples, rng, sample_rate=SAMPLE_RATE):
+def speaker_resonances_db(speaker, sample_rate=SAMPLE_RATE):
+    """The speaker's fine resonances as a gain over the STFT bins.
+
+    Returns: ``(bins,)`` dB.
+    """
+    distance = (_unit_mel(sample_rate)[:, None] - speaker.resonance_mel[None]) / \
+        speaker.resonance_width
+    return (speaker.resonance_db[None] * np.exp(-0.5 * distance ** 2)).sum(axis=1)
+
+
+def synthesize(speaker, channel, num_samples, rng, sample_rate=SAMPLE_RATE, style=None):
     """One utterance of ``speaker`` recorded through ``channel``.
 
     Args:
         speaker: :class:`Speaker`.
         channel: :class:`Channel`.
         num_samples: length of the result.
-        rng: ``np.random.Generator`` (the utterance's own content and noise).
+        rng: ``np.random.Generator`` (the utterance's style, content and noise).
         sample_rate: Hz.
+        style: :class:`Style`; ``None`` draws one from ``rng`` (:func:`draw_style`).
 
     Returns:
         float32 ``(num_samples,)``, peak below 1.
     """
+    if style is None:
+        style = draw_style(rng, sample_rate)
     n_frames = _num_frames(num_samples)
     frame_seconds = _HOP / sample_rate
-    voiced, fricative, vowel, accent = _plan(speaker, n_frames, rng, frame_seconds)
+    voiced, fricative, vowel, accent = _plan(style, n_frames, rng, frame_seconds)
 
     # Intonation: a falling declination line plus smoothed pitch accents (semitones).
-    semitones = np.linspace(1.0, -1.0, n_frames) * speaker.f0_range + _smooth(accent, 9)
-    f0_frames = speaker.f0 * 2.0 ** (semitones / 12.0)
+    semitones = np.linspace(1.0, -1.0, n_frames) * style.f0_range + _smooth(accent, 9)
+    f0_frames = style.f0 * 2.0 ** (semitones / 12.0)
     length = (n_frames - 1) * _HOP + _N_FFT
     f0 = np.interp(np.arange(length) / _HOP, np.arange(n_frames), f0_frames)
     # Jitter and shimmer are drawn per glottal period: the period index of each sample comes
@@ -334,28 +402,30 @@ def synthesize(speaker, channel, num_samples, rng, sample_rate=SAMPLE_RATE):
     phase = np.cumsum(f0 / sample_rate)
     periods = int(phase[-1] * 1.2) + 2
     period = np.minimum(phase.astype(np.int64), periods - 1)
-    phase = np.cumsum(f0 * (1 + speaker.jitter * rng.standard_normal(periods))[period]
+    phase = np.cumsum(f0 * (1 + style.jitter * rng.standard_normal(periods))[period]
                       / sample_rate)
     period = np.minimum(phase.astype(np.int64), periods - 1)
-    source = _rosenberg_derivative(phase - np.floor(phase), speaker.open_quotient,
-                                   speaker.close_quotient)
-    source *= 1 + speaker.shimmer * rng.standard_normal(periods)[period]
+    source = _rosenberg_derivative(phase - np.floor(phase), style.open_quotient,
+                                   style.close_quotient)
+    source *= 1 + style.shimmer * rng.standard_normal(periods)[period]
     source_spec = _stft(source, n_frames)
     source_spec /= np.sqrt(np.mean(np.abs(source_spec) ** 2)) + 1e-12
     # One white noise serves the aspiration of vowels and the fricatives (they rarely overlap).
     aspiration = _complex_noise(rng, source_spec.shape)
-    source_spec += speaker.breathiness * aspiration
+    source_spec += style.breathiness * aspiration
 
-    # The vowel envelopes cross-fade in the log domain over ~50 ms (coarticulation).
+    # The vowel envelopes cross-fade in the log domain over ~50 ms (coarticulation). The
+    # utterance's colour and the speaker's resonances shape every voiced frame.
     freqs = _bin_freqs(sample_rate)
-    weights = _smooth(np.eye(len(speaker.formants))[vowel], 7)              # (frames, vowels)
-    envelope = np.exp(weights @ _log_vowel_envelopes(speaker, freqs)).astype(np.float32)
+    weights = _smooth(np.eye(len(style.formants))[vowel], 7)                # (frames, vowels)
+    fixed = (style.colour_db + speaker_resonances_db(speaker, sample_rate)) * (np.log(10) / 20)
+    envelope = np.exp(weights @ _log_vowel_envelopes(style, freqs) + fixed).astype(np.float32)
     speech = (voiced[:, None].astype(np.float32) * envelope) * source_spec
     speech /= np.sqrt(np.sum(np.abs(speech) ** 2) / max(np.count_nonzero(voiced), 1)) + 1e-12
 
-    octaves = np.log2(np.maximum(freqs, 1.0) / speaker.fricative_hz)
-    fric_shape = np.exp(-0.5 * (octaves / speaker.fricative_octaves) ** 2)
-    fric_gain = 10 ** (speaker.fricative_db / 20) / np.sqrt(np.mean(fric_shape ** 2))
+    octaves = np.log2(np.maximum(freqs, 1.0) / style.fricative_hz)
+    fric_shape = np.exp(-0.5 * (octaves / style.fricative_octaves) ** 2)
+    fric_gain = 10 ** (style.fricative_db / 20) / np.sqrt(np.mean(fric_shape ** 2))
     fric_envelope = _smooth(fricative, 3)[:, None] * fric_gain * fric_shape
     speech += fric_envelope.astype(np.float32) * aspiration
 

@@ -22,17 +22,6 @@ def _progress(iterable, enabled, **kwargs):
     return progress(iterable, disable=None if enabled else True, **kwargs)
 
 
-def embed_waves(network, waves, fbank):
-    """Embeddings (n, dim) of 1-D waves, one utterance at a time at full length."""
-    import mindspore as ms
-    out = []
-    for wave in waves:
-        feats = fbank(wave)[None]                                  # (1, frames, n_mels)
-        emb = network(ms.Tensor(feats))                            # (1, 1, dim)
-        out.append(emb.asnumpy().reshape(-1))
-    return np.stack(out) if out else np.zeros((0, 0), np.float32)
-
-
 class EmbeddingExtractor:
     """Embeddings of audio files with ``network`` in inference mode (graph mode: one compiled
     graph with a dynamic time axis serves every length)."""
@@ -153,6 +142,10 @@ def evaluate_verification(recipe, network, cfg, out_dir, progress=True, cache_ke
         if e.det_curve:
             plot_det(scores, labels, os.path.join(out_dir, f'det_{name}.png'),
                      title=f"{cfg.model.name} on {name}: EER {metrics['eer']:.2f}%")
+        if e.baseline and path == d.trials:
+            from ..data.demo import naive_baseline_eer
+            metrics['baseline_eer'] = 100.0 * float(naive_baseline_eer(trials, d.eval_audio_root,
+                                                                       d.sample_rate))
         prefix = '' if path == d.trials else f'{name}.'
         results.update({prefix + k: v for k, v in metrics.items()})
     with open(os.path.join(out_dir, 'metrics.json'), 'w') as f:

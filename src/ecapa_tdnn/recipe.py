@@ -8,7 +8,7 @@ import hashlib
 import inspect
 import json
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
@@ -48,6 +48,7 @@ class VerificationEvalConfig:
     top_k: int = 300                  # AS-norm: the k best cohort scores of each side
     max_seconds: float = 0.0          # crop evaluation audio to this length; 0 = full utterances
     det_curve: bool = True
+    baseline: bool = False            # also score the naive baseline (cosine of mean log-mel)
 
 
 class SpeakerBatches:
@@ -152,6 +153,8 @@ class EcapaRecipe(Recipe):
     def format_metrics(self, metrics):
         """The published zoo's line (``EER = x.xx%``) and the minDCF values."""
         lines = [f"EER = {metrics['eer']:.2f}%"]
+        if 'baseline_eer' in metrics:
+            lines[0] += f"  (naive baseline, cosine of mean log-mel: EER = {metrics['baseline_eer']:.2f}%)"
         lines += [f"{k} = {v:.4f}" for k, v in metrics.items() if k.startswith('min_dcf')]
         lines += [f"{k} = {v:.2f}%" for k, v in metrics.items() if k.endswith('.eer')]
         return '\n'.join(lines)

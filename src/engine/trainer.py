@@ -187,8 +187,8 @@ class Trainer:
             self.network.set_train(True)
             self.step_cell.set_train(True)
         self.log.record('eval', epoch=self.state['epoch'], step=self.state['step'], **metrics)
-        self.log.print('evaluation: ' + ', '.join(f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v}"
-                                                  for k, v in metrics.items()))
+        self.log.print(f"evaluation after epoch {self.state['epoch']}: "
+                       + '; '.join(self.recipe.format_metrics(metrics).splitlines()))
         value = metrics.get(self.cfg.train.best_metric or self.recipe.best_metric)
         if value is not None:
             self.schedule.observe(value)

@@ -7,3 +7,6 @@ __all__ = ['Conv1d', 'Conv1dTranspose', 'Conv2d', 'same_padding', 'conv_impl', '
 from .stft import STFT, dft_basis, frame_signal
 
 __all__ += ['STFT', 'dft_basis', 'frame_signal']
+from .norm import BatchNorm1d
+
+__all__ += ['BatchNorm1d']

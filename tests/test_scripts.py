@@ -1,0 +1,107 @@
+"""Recipe smoke test: the real top-level scripts on a tiny demo corpus, and their one-line errors.
+
+preprocess.py demo -> train.py (2 epochs of a tiny ECAPA-TDNN) -> train.py --resume -> eval.py
+-> export.py -> infer.py verify / embed, checking the files each one writes.
+"""
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+CONFIG = os.path.join(ROOT, 'configs', 'ecapa_tdnn', 'demo.yaml')
+TINY = ['model.args.channels=[16,16,16,16,48]', 'model.args.attention_channels=8',
+        'model.args.se_channels=8', 'model.args.lin_neurons=16', 'train.batch_size=8',
+        'train.epochs=2', 'train.num_workers=1', 'train.eval_every=1', 'train.log_every=1']
+SIZES = ['train_speakers=6', 'train_videos=2', 'train_utterances=2', 'test_speakers=4',
+         'test_videos=2', 'test_utterances=3', 'num_trials=40']
+
+
+def run(*args, check=True):
+    env = dict(os.environ, GLOG_v='3')
+    done = subprocess.run([sys.executable, *args], cwd=ROOT, env=env, capture_output=True,
+                          text=True, timeout=600)
+    if check:
+        assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    return done
+
+
+@pytest.fixture(scope='module')
+def demo(tmp_path_factory):
+    out = tmp_path_factory.mktemp('demo')
+    run('preprocess.py', 'demo', '--out', str(out), '--size', *SIZES)
+    data = [f'data.train_manifest={out}/lists/train.csv', f'data.speakers={out}/lists/speakers.json',
+            f'data.trials={out}/voxceleb1/veri_test2.txt', f'data.eval_audio_root={out}/voxceleb1/wav',
+            f'data.musan={out}/musan', f'data.rirs={out}/RIRS_NOISES']
+    return out, data
+
+
+def test_train_resume_eval_export_infer(demo, tmp_path):
+    out, data = demo
+    run_dir = str(tmp_path / 'run')
+    common = ['--config', CONFIG, '--run_dir', run_dir, *TINY, *data]
+    first = run('train.py', *common, 'train.max_steps=2')   # stops mid-epoch
+    assert 'evaluation after epoch' in first.stdout
+    again = run('train.py', *common, check=False)          # refuses to overwrite a run
+    assert again.returncode == 2 and 'pass --resume' in again.stderr
+    run('train.py', *common, '--resume')
+    with open(os.path.join(run_dir, 'checkpoints', 'latest.json')) as f:
+        assert json.load(f)['latest'] == 'step_00000006'    # 2 epochs x 3 steps (24 items, batch 8)
+    for name in ('config.yaml', 'train_log.jsonl', 'eval_log.jsonl', 'plots/training_curves.png',
+                 'checkpoints/best.ckpt'):
+        assert os.path.exists(os.path.join(run_dir, name)), name
+
+    evaluated = run('eval.py', *common)
+    assert 'EER = ' in evaluated.stdout and 'naive baseline' in evaluated.stdout
+    metrics = json.loads(evaluated.stdout.strip().splitlines()[-1])
+    assert 0 <= metrics['eer'] <= 100 and metrics['trials'] == 40
+    eval_dir = os.path.join(run_dir, 'eval', 'best')
+    for name in ('embeddings.npz', 'scores_veri_test2.txt', 'det_veri_test2.png', 'metrics.json'):
+        assert os.path.exists(os.path.join(eval_dir, name)), name
+    with open(os.path.join(eval_dir, 'scores_veri_test2.txt')) as f:
+        assert len(f.readlines()) == 40
+
+    run('export.py', *common)
+    mindir = os.path.join(run_dir, 'export', 'ecapa_tdnn.mindir')
+    with open(mindir[:-len('.mindir')] + '.json') as f:
+        sidecar = json.load(f)
+    assert sidecar['sample_rate'] == 16000 and sidecar['features']['n_mels'] == 80
+    assert sidecar['threshold'] == pytest.approx(metrics['eer_threshold'])
+
+    with open(os.path.join(out, 'voxceleb1', 'veri_test2.txt')) as f:
+        _, a, b = f.readline().split()
+    wav = os.path.join(out, 'voxceleb1', 'wav')
+    verified = run('infer.py', 'verify', f'{wav}/{a}', f'{wav}/{b}', '--model', mindir)
+    result = json.loads(verified.stdout.strip().splitlines()[-1])
+    assert result['decision'] in ('same speaker', 'different speakers')
+    # the demo config's (larger) network does not fit the tiny checkpoint: a one-line error
+    # naming the parameters
+    mismatch = run('infer.py', 'verify', f'{wav}/{a}', f'{wav}/{b}', '--config', CONFIG,
+                   '--checkpoint', os.path.join(run_dir, 'checkpoints', 'best.ckpt'), check=False)
+    assert mismatch.returncode == 2 and 'does not fit the network' in mismatch.stderr
+    assert 'wrong shape' in mismatch.stderr and 'Traceback' not in mismatch.stderr
+
+
+def test_one_line_errors_for_bad_input(demo, tmp_path):
+    out, data = demo
+    common = ['--config', CONFIG, '--run_dir', str(tmp_path / 'r'), *TINY]
+    cases = [
+        (['train.py', *common, *data, 'data.train_manifest=/nonexistent/train.csv'], '/nonexistent/train.csv'),
+        (['train.py', *common, *data, 'train.epoch=3'], "did you mean train.epochs?"),
+        (['eval.py', *common, *data], 'no checkpoint in'),
+    ]
+    bad_trials = tmp_path / 'trials.txt'
+    bad_trials.write_text('1 id99999/aaaaaaaaaaa/00001.wav id99998/bbbbbbbbbbb/00001.wav\n')
+    ckpt = tmp_path / 'cut.ckpt'
+    ckpt.write_bytes(b'\x00' * 100)
+    cases += [
+        (['eval.py', *common, *data, f'data.trials={bad_trials}', '--checkpoint', str(ckpt)], 'cut.ckpt'),
+    ]
+    for args, expected in cases:
+        done = run(*args, check=False)
+        assert done.returncode == 2, (args, done.stderr[-2000:])
+        lines = [line for line in done.stderr.splitlines() if line.startswith('error:')]
+        assert len(lines) == 1 and expected in lines[0], done.stderr[-2000:]
+        assert 'Traceback' not in done.stderr
