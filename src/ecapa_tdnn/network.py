@@ -71,6 +71,30 @@ def length_mask(lengths, x):
     return ops.cast(position - 1 < limit, x.dtype)
 
 
+def sum_over_time(x, weights=None):
+    """Sum of ``x`` over its last axis, optionally weighted per frame, as a matrix product.
+
+    MindSpore 2.10's CPU ReduceSum over the last axis of a 3-D tensor is about 10x slower than
+    a product with a column (16 ms against 1.5 ms for (8, 3072, 200)).
+
+    Args:
+        x: (batch, channels, time).
+        weights: optional (batch, time, 1) or (time, 1) frame weights; None: all 1.
+
+    Returns:
+        (batch, channels, 1).
+    """
+    if weights is None:
+        weights = ops.ones_like(ops.stop_gradient(x[0, :1, :])).reshape(-1, 1)    # (T, 1)
+    return ops.matmul(x, weights)
+
+
+def uniform_frame_weights(x):
+    """(time, 1) column of 1 / time for the frames of ``x`` (batch, channels, time)."""
+    ones = ops.ones_like(ops.stop_gradient(x[0, :1, :])).reshape(-1, 1)
+    return ones / ones.sum()
+
+
 class TdnnBlock(nn.Cell):
     """Convolution -> ReLU -> BatchNorm (speechbrain ``TDNNBlock``, no dropout).
 
@@ -144,7 +168,6 @@ class SERes2NetBlock(nn.Cell):
     def __init__(self, in_channels, out_channels, res2net_scale=8, se_channels=128, kernel_size=1,
                  dilation=1, groups=1):
         super().__init__()
-        self.out_channels = out_channels
         self.tdnn1 = TdnnBlock(in_channels, out_channels, 1, 1, groups)
         self.res2net_block = Res2NetBlock(out_channels, res2net_scale, kernel_size, dilation)
         self.tdnn2 = TdnnBlock(out_channels, out_channels, 1, 1, groups)
@@ -158,30 +181,6 @@ class SERes2NetBlock(nn.Cell):
         residual = self.shortcut(x) if self.has_shortcut else x
         x = self.tdnn2(self.res2net_block(self.tdnn1(x)))
         return self.se_block(x, lengths) + residual
-
-
-def sum_over_time(x, weights=None):
-    """Sum of ``x`` over its last axis, optionally weighted per frame, as a matrix product.
-
-    MindSpore 2.10's CPU ReduceSum over the last axis of a 3-D tensor is about 10x slower than
-    a product with a column (16 ms against 1.5 ms for (8, 3072, 200)).
-
-    Args:
-        x: (batch, channels, time).
-        weights: optional (batch, time, 1) or (time, 1) frame weights; None: all 1.
-
-    Returns:
-        (batch, channels, 1).
-    """
-    if weights is None:
-        weights = ops.ones_like(ops.stop_gradient(x[0, :1, :])).reshape(-1, 1)    # (T, 1)
-    return ops.matmul(x, weights)
-
-
-def uniform_frame_weights(x):
-    """(time, 1) column of 1 / time for the frames of ``x`` (batch, channels, time)."""
-    ones = ops.ones_like(ops.stop_gradient(x[0, :1, :])).reshape(-1, 1)
-    return ones / ones.sum()
 
 
 def weighted_statistics(x, weights, eps=POOLING_EPS):
@@ -226,8 +225,8 @@ class AttentiveStatisticsPooling(nn.Cell):
     speechbrain's concatenation [x; mean; std] of (batch, 3C, time): the mean and std columns
     are the same at every frame, so their part of the product is computed once per utterance:
     ``W_x x + (W_mean mean + W_std std + b)``. Same result and parameters, a third of the
-    multiply-adds of the largest-but-one layer, and no 3C-channel copy (with C = 3072 about 15 %
-    of a training step).
+    multiply-adds and no 3C-channel copy: with C = 3072 the pooling's forward and backward took
+    0.4 s instead of 0.6 s (batch 8 x 200 frames, 2 CPU threads).
     """
 
     def __init__(self, channels, attention_channels=128, global_context=True):

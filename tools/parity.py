@@ -1,0 +1,143 @@
+"""Check a port against a parity bundle: the reference PyTorch model's weights, inputs, outputs.
+
+    python tools/parity.py BUNDLE.npz [--rtol 1e-4] [--atol 1e-5] [--loss-rtol 1e-3] [--mode graph]
+
+Builds the network from the bundle's ``__meta__`` config, converts the bundle's PyTorch state
+dict with the project's converter, loads it, runs the bundle's inputs in eval mode and prints one
+JSON line per output: ``{"output": name, "max_abs_diff": d, "ok": true|false}``. An output is
+ok when ``|ours - reference| <= atol + rtol * |reference|`` element-wise (``--loss-rtol`` for
+summed losses). Exit status: 0 all ok, 1 some output off, 2 a problem with the bundle or the
+command line. Bundle format: ``shared/parity/README.md``.
+
+A handler per reference model class (``__meta__['module_prefixes']['']``) knows how to build
+and run the port; :data:`HANDLERS` maps the class to it.
+"""
+import argparse
+import json
+import os
+import re
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+if ROOT not in sys.path:
+    sys.path.insert(0, ROOT)
+
+from src.errors import DataError, UserError  # noqa: E402
+from src.registry import Registry  # noqa: E402
+
+# reference model class -> function(meta, state, inputs) -> [(output name, array, kind)],
+# kind 'activation' (rtol) or 'loss' (loss_rtol)
+HANDLERS = Registry('parity bundle model class')
+
+
+def load_bundle(path):
+    """(meta dict, state {key: array}, inputs {name: array}, outputs {name: array}) of a bundle."""
+    import numpy as np
+    if not os.path.isfile(path):
+        raise DataError(f"{path}: no such bundle")
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            arrays = {k: z[k] for k in z.files}
+    except (OSError, ValueError) as err:
+        raise DataError(f"{path}: not a readable .npz bundle ({err})") from None
+    if '__meta__' not in arrays:
+        raise DataError(f"{path}: no __meta__ entry; not a parity bundle")
+    meta = json.loads(str(arrays['__meta__']))
+    missing = [k for k in meta.get('state_keys', []) if k not in arrays]
+    if missing:
+        raise DataError(f"{path}: state keys listed in __meta__ are missing: {missing[:5]}")
+    state = {k: arrays[k] for k in meta['state_keys']}
+    inputs = {k[len('__in__.'):]: v for k, v in arrays.items() if k.startswith('__in__.')}
+    outputs = {k[len('__out__.'):]: v for k, v in arrays.items() if k.startswith('__out__.')}
+    return meta, state, inputs, outputs
+
+
+def model_class(meta):
+    """The reference model's class path, the key of :data:`HANDLERS`."""
+    return meta.get('module_prefixes', {}).get('', meta.get('model', '?'))
+
+
+@HANDLERS.register('speechbrain.lobes.models.ECAPA_TDNN.ECAPA_TDNN')
+def run_ecapa_tdnn(meta, state, inputs):
+    """speechbrain ECAPA_TDNN + Classifier (under ``classifier.``) + AAM loss."""
+    import mindspore as ms
+    from mindspore import nn
+    from src.ecapa_tdnn.convert import convert_speechbrain_state, infer_ecapa_config, load_state_into
+    from src.ecapa_tdnn.loss import AamSoftmaxLoss, CosineClassifier
+    from src.ecapa_tdnn.network import EcapaTdnn
+
+    embedding_state = {k: v for k, v in state.items() if not k.startswith('classifier.')}
+    config = infer_ecapa_config(embedding_state, meta.get('config'))
+    num_classes, width = state['classifier.weight'].shape
+    margin = re.search(r'margin=([\d.]+)', meta.get('loss', ''))
+    scale = re.search(r'scale=([\d.]+)', meta.get('loss', ''))
+
+    class EmbeddingWithHead(nn.Cell):
+        """The bundle's two modules side by side, named as in the converter's prefix map."""
+
+        def __init__(self):
+            super().__init__()
+            self.embedding = EcapaTdnn(**config)
+            self.classifier = CosineClassifier(width, num_classes)
+
+    model = EmbeddingWithHead()
+    load_state_into(model, convert_speechbrain_state(
+        state, {'': 'embedding.', 'classifier.': 'classifier.'}))
+    model.set_train(False)
+    loss = AamSoftmaxLoss(float(margin.group(1)) if margin else 0.2,
+                          float(scale.group(1)) if scale else 30.0)
+    x = ms.Tensor(inputs['x'])
+    embedding = model.embedding(x)
+    cosines = model.classifier(embedding)
+    return [('embedding', embedding.asnumpy(), 'activation'),
+            ('embedding_with_lengths', model.embedding(x, ms.Tensor(inputs['lengths'])).asnumpy(),
+             'activation'),
+            ('cosine_logits', cosines.asnumpy(), 'activation'),
+            ('aam_loss', loss(cosines, ms.Tensor(inputs['labels'])).asnumpy(), 'loss')]
+
+
+def compare(name, actual, reference, rtol, atol):
+    """One JSON-able result line: max |difference| and whether every element is within tolerance."""
+    import numpy as np
+    actual, reference = np.asarray(actual), np.asarray(reference)
+    if actual.shape != reference.shape:
+        return {'output': name, 'max_abs_diff': None, 'ok': False,
+                'error': f"shape {list(actual.shape)} vs reference {list(reference.shape)}"}
+    diff = np.abs(actual.astype(np.float64) - reference.astype(np.float64))
+    ok = bool(np.all(diff <= atol + rtol * np.abs(reference.astype(np.float64))))
+    return {'output': name, 'max_abs_diff': float(diff.max()) if diff.size else 0.0, 'ok': ok}
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    parser.add_argument('bundle', help="parity bundle (.npz)")
+    parser.add_argument('--rtol', type=float, default=1e-4, help="relative tolerance of activations")
+    parser.add_argument('--atol', type=float, default=1e-5, help="absolute tolerance")
+    parser.add_argument('--loss-rtol', type=float, default=1e-3, help="relative tolerance of summed losses")
+    parser.add_argument('--mode', choices=('graph', 'pynative'), default='pynative',
+                        help="MindSpore execution mode")
+    parser.add_argument('--device', default='CPU', help="CPU, GPU or Ascend")
+    args = parser.parse_args(argv)
+    try:
+        meta, state, inputs, outputs = load_bundle(args.bundle)
+        handler = HANDLERS.get(model_class(meta))
+        from src.runtime import set_up_runtime
+        set_up_runtime(args.device, args.mode)
+        results = handler(meta, state, inputs)
+    except UserError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    all_ok = True
+    for name, actual, kind in results:
+        if name not in outputs:
+            print(f"error: {args.bundle} has no reference output {name!r}", file=sys.stderr)
+            return 2
+        rtol = args.loss_rtol if kind == 'loss' else args.rtol
+        line = compare(name, actual, outputs[name], rtol, args.atol)
+        all_ok &= line['ok']
+        print(json.dumps(line), flush=True)
+    return 0 if all_ok else 1
+
+
+if __name__ == '__main__':
+    sys.exit(main())
