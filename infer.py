@@ -7,6 +7,12 @@
 A MindIR is read with its JSON sidecar (written by export.py: sample rate, fbank settings and the
 threshold calibrated on the evaluation trials). ``verify`` prints the cosine score and the
 decision; ``embed`` writes one embedding per file of a list (one path per line).
+
+    python infer.py bins --model M.mindir --input runs/demo/infer/feats --output runs/demo/infer/result
+
+runs the MindIR on the ``.bin`` inputs of ``preprocess.py infer_inputs`` and writes
+``<n>_0.bin`` outputs, as the Ascend 310 application does (``postprocess.py`` scores them): the
+same offline pipeline on any machine.
 """
 import argparse
 import json
@@ -37,6 +43,10 @@ class Embedder:
             with open(sidecar_path) as f:
                 self.meta = json.load(f)
             self.net = ms.nn.GraphCell(ms.load(model))
+            shape = self.meta.get('input_shape')
+            if shape and None in shape:
+                # declare the dynamic axes: otherwise every new length is compiled anew (~1 s)
+                self.net.set_inputs(ms.Tensor(shape=shape, dtype=ms.float32))
         else:
             from eval import load_network
             from src.cli import load_run_config
@@ -61,6 +71,26 @@ class Embedder:
         return emb.asnumpy().reshape(-1)
 
 
+def run_bins(model, input_dir, output_dir):
+    """Every ``<n>.bin`` of ``input_dir`` through the MindIR -> ``<output_dir>/<n>_0.bin``."""
+    embed = Embedder(model)
+    shape = embed.meta.get('input_shape') or [1, None, embed.fbank.n_mels]
+    if not os.path.isdir(input_dir):
+        raise UserError(f"input folder not found: {input_dir}")
+    names = sorted((f for f in os.listdir(input_dir) if f.endswith('.bin')), key=lambda f: (len(f), f))
+    if not names:
+        raise UserError(f"no .bin files in {input_dir}: run `python preprocess.py infer_inputs` first")
+    import mindspore as ms
+    from src.engine.trainer import progress
+    os.makedirs(output_dir, exist_ok=True)
+    for name in progress(names, desc='inference'):
+        x = np.fromfile(os.path.join(input_dir, name), np.float32).reshape(1, -1, shape[-1])
+        y = embed.net(ms.Tensor(x)).asnumpy().astype(np.float32)
+        y.tofile(os.path.join(output_dir, name[:-4] + '_0.bin'))
+    print(f"{len(names)} outputs -> {output_dir}")
+    return len(names)
+
+
 def main():
     p = argparse.ArgumentParser(description='speaker verification with an exported model')
     sub = p.add_subparsers(dest='command', required=True)
@@ -77,7 +107,13 @@ def main():
         else:
             s.add_argument('--list', required=True, help='text file, one audio path per line')
             s.add_argument('--out', required=True, help='output .npz (paths, embeddings)')
+    b = sub.add_parser('bins')
+    b.add_argument('--model', required=True, help='exported .mindir (its .json sidecar beside it)')
+    b.add_argument('--input', required=True, help='folder of <n>.bin inputs (preprocess.py infer_inputs)')
+    b.add_argument('--output', required=True, help='folder for the <n>_0.bin outputs')
     args = p.parse_args()
+    if args.command == 'bins':
+        return run_bins(args.model, args.input, args.output)
     if not args.model and not (args.config and args.checkpoint):
         raise UserError("pass --model M.mindir, or --config C.yaml with --checkpoint X.ckpt")
     embed = Embedder(args.model, args.config, args.checkpoint)

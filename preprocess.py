@@ -8,6 +8,9 @@
         --trials_audio_root /data/VoxCeleb1/wav]
         training list (train.csv) and speaker map (speakers.json) of VoxCeleb trees; m4a files
         are converted to 16 kHz wav with ffmpeg; trial lists are checked and copied beside them
+    python preprocess.py infer_inputs --config configs/ecapa_tdnn/demo.yaml --out runs/demo/infer
+        the evaluation inputs as .bin files for an offline runtime (ascend310_infer, or
+        `infer.py bins` on any machine); postprocess.py scores what it writes
 """
 import argparse
 import os
@@ -57,6 +60,16 @@ def voxceleb(args):
     return manifest
 
 
+def infer_inputs(args):
+    from src.cli import load_run_config
+    from src.recipes import get_recipe
+    cfg = load_run_config(args)
+    count = get_recipe(cfg.model.name).write_inference_inputs(cfg, args.out)
+    print(f"{count} inputs -> {os.path.join(args.out, 'feats')}; index: "
+          f"{os.path.join(args.out, 'utterances.tsv')}")
+    return count
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
@@ -76,8 +89,12 @@ def main():
     v.add_argument('--no_convert', action='store_true', help='do not convert m4a (error instead)')
     v.add_argument('--min_duration', type=float, default=1.0)
     v.add_argument('--jobs', type=int, default=4, help='parallel ffmpeg processes')
+    i = sub.add_parser('infer_inputs', help='evaluation inputs as .bin files for offline inference')
+    i.add_argument('--config', required=True)
+    i.add_argument('--out', required=True)
+    i.add_argument('overrides', nargs='*', metavar='key=value')
     args = p.parse_args()
-    return {'demo': demo, 'voxceleb': voxceleb}[args.command](args)
+    return {'demo': demo, 'voxceleb': voxceleb, 'infer_inputs': infer_inputs}[args.command](args)
 
 
 if __name__ == '__main__':

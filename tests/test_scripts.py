@@ -1,7 +1,8 @@
 """Recipe smoke test: the real top-level scripts on a tiny demo corpus, and their one-line errors.
 
 preprocess.py demo -> train.py (2 epochs of a tiny ECAPA-TDNN) -> train.py --resume -> eval.py
--> export.py -> infer.py verify / embed, checking the files each one writes.
+-> export.py -> infer.py verify -> preprocess.py infer_inputs -> infer.py bins -> postprocess.py,
+checking the files each one writes.
 """
 import json
 import os
@@ -76,6 +77,16 @@ def test_train_resume_eval_export_infer(demo, tmp_path):
     verified = run('infer.py', 'verify', f'{wav}/{a}', f'{wav}/{b}', '--model', mindir)
     result = json.loads(verified.stdout.strip().splitlines()[-1])
     assert result['decision'] in ('same speaker', 'different speakers')
+    # the offline pipeline (what the Ascend 310 app does, run here by infer.py bins) gives
+    # the same metrics as eval.py
+    offline = str(tmp_path / 'offline')
+    run('preprocess.py', 'infer_inputs', '--config', CONFIG, '--out', offline, *TINY, *data)
+    run('infer.py', 'bins', '--model', mindir, '--input', f'{offline}/feats', '--output', f'{offline}/result')
+    scored = run('postprocess.py', *common, '--input_dir', offline, '--result_dir', f'{offline}/result')
+    offline_metrics = json.loads(scored.stdout.strip().splitlines()[-1])
+    assert offline_metrics['eer'] == pytest.approx(metrics['eer'], abs=1e-6)
+    assert offline_metrics['min_dcf_0.01'] == pytest.approx(metrics['min_dcf_0.01'], abs=1e-6)
+
     # the demo config's (larger) network does not fit the tiny checkpoint: a one-line error
     # naming the parameters
     mismatch = run('infer.py', 'verify', f'{wav}/{a}', f'{wav}/{b}', '--config', CONFIG,

@@ -151,3 +151,64 @@ def evaluate_verification(recipe, network, cfg, out_dir, progress=True, cache_ke
     with open(os.path.join(out_dir, 'metrics.json'), 'w') as f:
         json.dump(results, f, indent=1)
     return results
+
+
+# ------------------------------------------------------------------------------------------
+# Offline inference (Ascend 310 and other runtimes without Python): features out, embeddings in
+
+def write_inference_inputs(recipe, cfg, out_dir, progress=True):
+    """Write the fbank features of every trial file as ``<out_dir>/feats/<n>.bin`` (float32,
+    (1, frames, n_mels), C order) and ``<out_dir>/utterances.tsv`` (``n utt frames``).
+
+    A runtime (the Ascend 310 app, or ``infer.py bins``) turns each into
+    ``<result_dir>/<n>_0.bin`` (the embedding); :func:`score_inference_outputs` scores them.
+    """
+    from .dataset import read_trials
+    d = cfg.data
+    trials = read_trials(d.trials, d.eval_audio_root, check_files=True)
+    utts = sorted({u for _, a, b in trials for u in (a, b)})
+    extractor = EmbeddingExtractor.__new__(EmbeddingExtractor)      # only its audio reading
+    extractor.sample_rate, extractor.on_rate_mismatch = d.sample_rate, d.on_rate_mismatch
+    extractor.max_samples = int(cfg.eval.max_seconds * d.sample_rate) if cfg.eval.max_seconds else None
+    fbank = recipe.fbank(cfg)
+    feats_dir = os.path.join(out_dir, 'feats')
+    os.makedirs(feats_dir, exist_ok=True)
+    rows = []
+    for n, utt in enumerate(_progress(utts, progress, desc='features')):
+        feats = fbank(extractor.wave(os.path.join(d.eval_audio_root, utt)))[None].astype(np.float32)
+        feats.tofile(os.path.join(feats_dir, f'{n}.bin'))
+        rows.append(f"{n}\t{utt}\t{feats.shape[1]}\n")
+    with open(os.path.join(out_dir, 'utterances.tsv'), 'w') as f:
+        f.writelines(rows)
+    return len(rows)
+
+
+def score_inference_outputs(recipe, cfg, input_dir, result_dir, embedding_size):
+    """EER / minDCF of the trial list from the embeddings ``<result_dir>/<n>_0.bin``."""
+    from .dataset import read_trials
+    table = os.path.join(input_dir, 'utterances.tsv')
+    if not os.path.exists(table):
+        raise DataError(f"{table} not found: run `python preprocess.py infer_inputs` first")
+    with open(table) as f:
+        utts = [line.split('\t')[1] for line in f if line.strip()]
+    embeddings = []
+    for n in range(len(utts)):
+        path = os.path.join(result_dir, f'{n}_0.bin')
+        if not os.path.exists(path):
+            raise DataError(f"{path} not found: the inference run wrote {len(os.listdir(result_dir))} "
+                            f"of {len(utts)} outputs; run it on every file of {input_dir}/feats")
+        emb = np.fromfile(path, np.float32)
+        if emb.size != embedding_size:
+            raise DataError(f"{path}: {emb.size} values, expected an embedding of {embedding_size}")
+        embeddings.append(emb)
+    trials = read_trials(cfg.data.trials, check_files=False)
+    index = {u: i for i, u in enumerate(utts)}
+    missing = [u for _, a, b in trials for u in (a, b) if u not in index]
+    if missing:
+        raise DataError(f"{len(missing)} trial files have no features in {table} (e.g. {missing[0]}); "
+                        "the features were written for another trial list")
+    labels = np.asarray([t[0] for t in trials])
+    scores, _, _ = trial_scores(trials, index, np.stack(embeddings))
+    metrics = verification_metrics(scores, labels, cfg.eval.p_targets)
+    metrics['trials'] = len(trials)
+    return metrics

@@ -159,6 +159,16 @@ class EcapaRecipe(Recipe):
         lines += [f"{k} = {v:.2f}%" for k, v in metrics.items() if k.endswith('.eer')]
         return '\n'.join(lines)
 
+    def write_inference_inputs(self, cfg, out_dir, progress=True):
+        from .evaluate import write_inference_inputs
+        return write_inference_inputs(self, cfg, out_dir, progress)
+
+    def score_inference_outputs(self, cfg, input_dir, result_dir):
+        from .evaluate import score_inference_outputs
+        size = cfg.model.args.get(
+            'lin_neurons', inspect.signature(self.network_factory).parameters['lin_neurons'].default)
+        return score_inference_outputs(self, cfg, input_dir, result_dir, size)
+
     def export_inputs(self, cfg, length=None):
         import mindspore as ms
         if length:

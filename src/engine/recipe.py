@@ -51,6 +51,15 @@ class Recipe:
         """Human-readable lines of the metrics (what eval.py prints)."""
         return '\n'.join(f"{k} = {v}" for k, v in metrics.items())
 
+    def write_inference_inputs(self, cfg, out_dir, progress=True):
+        """Write the evaluation inputs as raw ``.bin`` files for an offline runtime (Ascend 310);
+        returns how many."""
+        raise NotImplementedError
+
+    def score_inference_outputs(self, cfg, input_dir, result_dir):
+        """Metrics from the outputs an offline runtime wrote for :meth:`write_inference_inputs`."""
+        raise NotImplementedError
+
     def export_inputs(self, cfg, length=None):
         """Example input tensors for export; ``length`` None = dynamic along time."""
         raise NotImplementedError
