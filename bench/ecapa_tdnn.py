@@ -63,11 +63,12 @@ def bench_train_step(channels, iters, warmup=2, batch=8, frames=200, classes=100
     step = TrainStep(loss_net, build_optimizer(cfg.optim, params, 1e-4), gradient_reducer(params, 1))
     step.set_train(True)
     scale = ms.Tensor(1.0, ms.float32)
+    lr = ms.Tensor(1e-4, ms.float32)
     inputs = [ms.Tensor(b[k]) for k in recipe.batch_keys]
     n_params = sum(p.size for p in net.trainable_params())
 
     def run():
-        step(scale, *inputs)[0].asnumpy()
+        step(scale, lr, *inputs)[0].asnumpy()
 
     t0 = time.perf_counter()
     run()

@@ -40,7 +40,8 @@ def test_train_step_changes_weights_and_lowers_the_loss(name):
     step.set_train(True)
     before = {p.name: p.asnumpy().copy() for p in params}
     inputs = [ms.Tensor(batch[k]) for k in recipe.batch_keys]
-    losses = [float(step(ms.Tensor(1.0, ms.float32), *inputs)[0].asnumpy()) for _ in range(5)]
+    lr = ms.Tensor(1e-2, ms.float32)
+    losses = [float(step(ms.Tensor(1.0, ms.float32), lr, *inputs)[0].asnumpy()) for _ in range(5)]
     assert all(np.isfinite(losses)) and losses[-1] < losses[0]
     changed = [p.name for p in params if not np.allclose(before[p.name], p.asnumpy())]
     assert len(changed) > 0.8 * len(params)

@@ -18,8 +18,8 @@ class TrainStep(nn.Cell):
         reducer: gradient reducer across ranks (``nn.Identity`` for one process).
         grad_clip: max global gradient norm (after unscaling); 0 = no clipping.
 
-    ``construct(self, scale, *batch)`` returns ``(loss, finite)``: the unscaled loss and whether
-    every gradient was finite (the update was applied).
+    ``construct(self, scale, lr, *batch)`` returns ``(loss, finite)``: the unscaled loss and
+    whether every gradient was finite (the update was applied); ``lr`` is this step's learning rate.
     """
 
     def __init__(self, loss_net, optimizer, reducer, grad_clip=0.0):
@@ -32,8 +32,10 @@ class TrainStep(nn.Cell):
         self.grad = ops.GradOperation(get_by_list=True, sens_param=True)
         self.hyper_map = ops.HyperMap()
 
-    def construct(self, scale, *batch):
-        loss = self.loss_net(*batch)
+    def construct(self, scale, lr, *batch):
+        # The learning rate is written inside the graph: Parameter.set_data from Python is not
+        # seen by an optimizer compiled into a larger graph (MindSpore 2.10).
+        loss = ops.depend(self.loss_net(*batch), ops.assign(self.optimizer.learning_rate, lr))
         sens = ops.cast(scale, loss.dtype)
         grads = self.grad(self.loss_net, self.weights)(*batch, sens)
         grads = self.reducer(grads)
@@ -89,3 +91,21 @@ class DynamicLossScale:
 
     def load_state_dict(self, state):
         self.scale, self.good = float(state['scale']), int(state['good'])
+
+
+def compile_step(step_cell):
+    """``step_cell`` as one compiled function, also in PyNative mode.
+
+    MindSpore 2.10's optimizers compile their own ``construct`` (``@jit``); called from PyNative
+    code, that graph keeps the learning rate it first saw, whatever is assigned later. Compiling
+    the whole step makes the assignment part of the same graph.
+    """
+    import mindspore as ms
+
+    # The batch is passed as separate arguments: a tuple argument of a jit function is handled
+    # as a constant-like structure (a NaN inside one came out as 0 in MindSpore 2.10).
+    @ms.jit
+    def train_step(scale, lr, *batch):
+        return step_cell(scale, lr, *batch)
+
+    return train_step

@@ -17,7 +17,7 @@ from ..distributed import gradient_reducer
 from ..errors import UserError
 from .run_log import RunLog
 from .schedules import build_schedule
-from .train_step import DynamicLossScale, TrainStep, build_optimizer
+from .train_step import DynamicLossScale, TrainStep, build_optimizer, compile_step
 
 
 class TrainingStopped(UserError):
@@ -71,6 +71,7 @@ class Trainer:
         self.step_cell = TrainStep(self.loss_net, self.optimizer,
                                    gradient_reducer(params, self.world), cfg.optim.grad_clip)
         self.step_cell.set_train(True)
+        self.train_step = compile_step(self.step_cell)
         self.loss_scale = DynamicLossScale(tc.loss_scale, tc.loss_scale_window,
                                            enabled=tc.amp_level != 'O0')
         self.state = {'epoch': 0, 'step_in_epoch': 0, 'step': 0, 'best': None}
@@ -118,9 +119,9 @@ class Trainer:
             t0, losses = time.perf_counter(), []
             for batch in self.loader.epoch(epoch, self.state['step_in_epoch']):
                 lr = self.schedule.lr(self.state['step'])
-                self.optimizer.learning_rate.set_data(ms.Tensor(lr, ms.float32))
-                inputs = [ms.Tensor(batch[k]) for k in keys]
-                loss, finite = self.step_cell(ms.Tensor(self.loss_scale.scale, ms.float32), *inputs)
+                inputs = tuple(ms.Tensor(batch[k]) for k in keys)
+                loss, finite = self.train_step(ms.Tensor(self.loss_scale.scale, ms.float32),
+                                               ms.Tensor(lr, ms.float32), *inputs)
                 loss, finite = float(loss.asnumpy()), bool(finite.asnumpy())
                 self.loss_scale.update(finite)
                 if not (finite and math.isfinite(loss)):

@@ -96,3 +96,19 @@ def test_too_many_bad_items_stop_with_a_data_error(tmp_path):
     cfg = toy_config(tmp_path, data={'bad_items': 1}, train={'max_bad_fraction': 0.05})
     with pytest.raises(DataError, match='unreadable'):
         train(cfg)
+
+
+def test_the_schedule_drives_the_compiled_step(tmp_path, mode):
+    # The learning rate is written into the optimizer before every step: with a step schedule
+    # that drops to 0 after 4 steps, the weights must stop moving exactly there.
+    from src.checkpoint import read_params as read
+    cfg = toy_config(tmp_path, schedule={'name': 'step', 'args': {'lr': 0.05, 'step_size': 4,
+                                                                 'gamma': 0.0}},
+                     train={'epochs': 1, 'ckpt_every': 2, 'keep_last': 10, 'eval_every': 0})
+    train(cfg)
+    ckpt = os.path.join(cfg.run_dir, 'checkpoints')
+    p2, p4, p8 = (read(os.path.join(ckpt, f'step_{s:08d}.ckpt')) for s in (2, 4, 8))
+    weights = [k for k in p2 if k.startswith('network.')]
+    assert any(not np.array_equal(p2[k], p4[k]) for k in weights)
+    for k in weights:
+        np.testing.assert_array_equal(p4[k], p8[k], err_msg=k)
