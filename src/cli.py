@@ -41,7 +41,8 @@ def set_up(cfg, mode=None):
     from .distributed import init_distributed
     from .runtime import set_up_runtime
     r = cfg.runtime
-    set_up_runtime(r.device_target, mode or r.mode, threads=r.threads or None, device_id=r.device_id)
+    set_up_runtime(r.device_target, mode or r.mode, threads=r.threads or None,
+                   device_id=None if r.device_id < 0 else r.device_id)
     return init_distributed(r.device_target)
 
 

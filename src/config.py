@@ -83,7 +83,7 @@ class ExportConfig:
 @dataclass
 class RuntimeConfig:
     device_target: Literal['CPU', 'GPU', 'Ascend'] = 'CPU'
-    device_id: int = 0
+    device_id: int = -1              # -1: $DEVICE_ID (set by launchers per rank), else 0
     mode: Literal['graph', 'pynative'] = 'graph'
     threads: int = 0                 # CPU kernel threads; 0 = all available cores
 
