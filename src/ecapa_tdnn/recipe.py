@@ -108,6 +108,7 @@ class EcapaRecipe(Recipe):
     batch_keys = ('feats', 'labels')
     best_metric = 'eer'
     best_mode = 'min'
+    curve_metrics = ('eer', 'baseline_eer')
     tiny_args = {'channels': (16, 16, 16, 16, 48), 'attention_channels': 8, 'se_channels': 8,
                  'res2net_scale': 4, 'lin_neurons': 16}
 

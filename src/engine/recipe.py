@@ -12,6 +12,7 @@ class Recipe:
         data_schema, eval_schema: dataclasses checked against the config's ``data`` / ``eval``.
         batch_keys: names of the batch arrays, in the order the loss network takes them.
         best_metric, best_mode: the evaluation metric that picks the best checkpoint, 'min'/'max'.
+        curve_metrics: evaluation metrics on one scale drawn beside the loss in training_curves.png.
     """
     data_schema = None
     eval_schema = None
@@ -19,6 +20,7 @@ class Recipe:
     best_metric = ''
     best_mode = 'min'
     tiny_args = {}        # network kwargs of a tiny variant, for the registry-driven tests
+    curve_metrics = ()    # evaluation metrics drawn in the training curves (default: best_metric)
 
     def __init__(self, network_factory, loss_factory=None):
         self.network_factory = network_factory

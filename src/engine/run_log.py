@@ -49,8 +49,9 @@ class RunLog:
         with open(path) as f:
             return [json.loads(line) for line in f if line.strip()]
 
-    def plot_curves(self):
-        """Training loss and learning rate per step, evaluation metrics per epoch, as one PNG."""
+    def plot_curves(self, metrics=()):
+        """Training loss and learning rate per step, and the evaluation ``metrics`` (names that
+        share a scale, e.g. EER and the baseline EER in %) per epoch, as one PNG."""
         if not self.active:
             return None
         train, evals = self.read('train'), self.read('eval')
@@ -59,8 +60,7 @@ class RunLog:
         import matplotlib
         matplotlib.use('Agg')
         import matplotlib.pyplot as plt
-        metrics = sorted({k for r in evals for k, v in r.items()
-                          if isinstance(v, (int, float)) and k not in ('epoch', 'step', 'time')})
+        metrics = [m for m in metrics if any(isinstance(r.get(m), (int, float)) for r in evals)]
         fig, axes = plt.subplots(1, 2 + bool(metrics), figsize=(5 * (2 + bool(metrics)), 3.6))
         steps = [r['step'] for r in train]
         axes[0].plot(steps, [r.get('loss') for r in train])

@@ -163,7 +163,7 @@ class Trainer:
             if metrics:
                 last = metrics
                 self._keep_best(path, metrics)
-        self.log.plot_curves()
+        self.log.plot_curves(self.recipe.curve_metrics or (self.recipe.best_metric,))
         return dict(self.state, last_eval=last)
 
     def _done(self):
