@@ -64,6 +64,21 @@ def test_train_resume_eval_export_infer(demo, tmp_path):
     with open(os.path.join(eval_dir, 'scores_veri_test2.txt')) as f:
         assert len(f.readlines()) == 40
 
+    normed = run('eval.py', *common, 'eval.as_norm=true', 'eval.cohort_speakers=4', 'eval.top_k=3',
+                 '--out', str(tmp_path / 'asnorm'))
+    normed_metrics = json.loads(normed.stdout.strip().splitlines()[-1])
+    assert normed_metrics['trials'] == 40
+    with open(tmp_path / 'asnorm' / 'scores_veri_test2.txt') as f:      # scores are normalised
+        assert [line.split()[2] for line in f][:5] != \
+            [line.split()[2] for line in open(os.path.join(eval_dir, 'scores_veri_test2.txt'))][:5]
+
+    # an export for Ascend 310 uses MindSpore's own convolution operators, at a fixed length
+    run('export.py', *common, '--target', 'Ascend310', '--fixed_frames', '150',
+        '--file_name', str(tmp_path / 'ascend' / 'ecapa'))
+    with open(tmp_path / 'ascend' / 'ecapa.json') as f:
+        ascend = json.load(f)
+    assert ascend['conv_impl'] == 'native' and ascend['input_shape'] == [1, 150, 80]
+
     run('export.py', *common)
     mindir = os.path.join(run_dir, 'export', 'ecapa_tdnn.mindir')
     with open(mindir[:-len('.mindir')] + '.json') as f:

@@ -71,8 +71,9 @@ def verification_metrics(scores, labels, p_targets=(0.01, 0.05)):
 
 def cohort_embeddings(extractor, manifest, num_speakers, per_speaker, seed=0, progress=True):
     """One mean embedding per training speaker (AS-norm cohort), from a few utterances each."""
-    from ..data.manifest import read_manifest
-    rows = read_manifest(manifest)
+    from ..data.manifest import read_table
+    from .dataset import MANIFEST_COLUMNS
+    rows = read_table(manifest, MANIFEST_COLUMNS)
     by_speaker = {}
     for row in rows:
         by_speaker.setdefault(row['speaker'], []).append(row['path'])
