@@ -45,7 +45,7 @@ def main():
     set_up(cfg)
     checkpoint = args.checkpoint or find_checkpoint(cfg.run_dir)
     recipe, network = load_network(cfg, checkpoint)
-    from src.ecapa_tdnn.recipe import file_digest
+    from src.checkpoint import file_digest
     name = os.path.splitext(os.path.basename(checkpoint))[0]
     out_dir = args.out or os.path.join(cfg.run_dir, 'eval', name)
     metrics = recipe.evaluate(network, cfg, out_dir, cache_key=file_digest(checkpoint))

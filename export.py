@@ -14,13 +14,21 @@ IMPL_FOR_TARGET = {'CPU': 'gemm', 'GPU': 'native', 'Ascend': 'native', 'Ascend31
 
 
 def calibrated_threshold(run_dir, checkpoint):
-    """The EER threshold measured for ``checkpoint`` by eval.py, if it was evaluated."""
+    """The EER threshold eval.py measured for ``checkpoint`` on raw cosine scores, or None (not
+    evaluated, evaluated with AS-norm, or evaluated with other weights than the file has now)."""
+    from src.checkpoint import file_digest
     name = os.path.splitext(os.path.basename(checkpoint))[0]
     path = os.path.join(run_dir, 'eval', name, 'metrics.json')
     if not os.path.exists(path):
         return None
-    with open(path) as f:
-        return json.load(f).get('eer_threshold')
+    try:
+        with open(path) as f:
+            metrics = json.load(f)
+    except ValueError:
+        return None
+    if metrics.get('as_norm') or metrics.get('weights') != file_digest(checkpoint):
+        return None
+    return metrics.get('eer_threshold')
 
 
 def export_model(cfg, checkpoint, file_name, target='CPU', impl='auto', fixed_frames=0):
@@ -33,16 +41,24 @@ def export_model(cfg, checkpoint, file_name, target='CPU', impl='auto', fixed_fr
         recipe, network = load_network(cfg, checkpoint)
     inputs = recipe.export_inputs(cfg, fixed_frames or None)
     os.makedirs(os.path.dirname(os.path.abspath(file_name)), exist_ok=True)
-    ms.export(network, *inputs, file_name=file_name, file_format=cfg.export.file_format)
+    suffix = {'MINDIR': '.mindir', 'AIR': '.air', 'ONNX': '.onnx'}[cfg.export.file_format]
+    # written under a temporary name, then renamed: a crash never leaves a half-written model
+    tmp = f"{file_name}.tmp{os.getpid()}"
+    try:
+        ms.export(network, *inputs, file_name=tmp, file_format=cfg.export.file_format)
+    except (RuntimeError, ValueError, TypeError) as err:
+        from src.errors import UserError
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise UserError(f"export to {cfg.export.file_format} failed: {first[:160]}") from None
+    os.replace(tmp + suffix, file_name + suffix)
     shape = [None if int(d) < 0 else int(d) for d in inputs[0].shape]
     sidecar = dict(recipe.sidecar(cfg), input_shape=shape, target=target, conv_impl=impl,
                    checkpoint=os.path.abspath(checkpoint), mindspore=ms.__version__)
     threshold = calibrated_threshold(cfg.run_dir, checkpoint)
     if threshold is not None:
         sidecar['threshold'] = threshold
-    with open(file_name + '.json', 'w') as f:
-        json.dump(sidecar, f, indent=1)
-    suffix = {'MINDIR': '.mindir', 'AIR': '.air', 'ONNX': '.onnx'}[cfg.export.file_format]
+    from src.checkpoint import atomic_write_json
+    atomic_write_json(file_name + '.json', sidecar)
     return file_name + suffix, file_name + '.json'
 
 

@@ -42,7 +42,14 @@ class Embedder:
                                 "re-export or copy it along")
             with open(sidecar_path) as f:
                 self.meta = json.load(f)
-            self.net = ms.nn.GraphCell(ms.load(model))
+            try:
+                self.net = ms.nn.GraphCell(ms.load(model))
+            except (RuntimeError, ValueError) as err:
+                raise UserError(f"{model}: not a loadable MindIR ({str(err).strip()[:100]}); "
+                                "re-export it with export.py") from None
+            if 'features' not in self.meta or 'sample_rate' not in self.meta:
+                raise UserError(f"{sidecar_path} lacks 'features'/'sample_rate': it is not an "
+                                "export.py sidecar of this model; re-export")
             shape = self.meta.get('input_shape')
             if shape and None in shape:
                 # declare the dynamic axes: otherwise every new length is compiled anew (~1 s)
@@ -137,8 +144,9 @@ def main():
     embeddings = np.stack([embed(path) for path in progress(paths, desc='embed')])
     tmp = args.out + '.tmp.npz'
     np.savez(tmp, paths=np.asarray(paths), embeddings=embeddings)
-    os.replace(tmp, args.out if args.out.endswith('.npz') else args.out + '.npz')
-    print(f"{len(paths)} embeddings of dimension {embeddings.shape[1]} -> {args.out}")
+    out = args.out if args.out.endswith('.npz') else args.out + '.npz'
+    os.replace(tmp, out)
+    print(f"{len(paths)} embeddings of dimension {embeddings.shape[1]} -> {out}")
     return embeddings
 
 

@@ -29,7 +29,11 @@ def demo(args):
     written = {}
     for name in names:
         DEMO_CORPORA.get(name)          # unknown names: one-line error with the nearest
-        written[name] = make_demo(name, args.out, seed=args.seed, **(sizes if name == 'voxceleb' else {}))
+        try:
+            written[name] = make_demo(name, args.out, seed=args.seed, **(sizes if name == 'voxceleb' else {}))
+        except TypeError as err:     # an unknown --size key
+            from src.errors import ConfigError
+            raise ConfigError(f"--size: {err}") from None
         print(f"{name}: {', '.join(f'{k}={v}' for k, v in written[name].items())}")
     if 'voxceleb' in written:
         from src.ecapa_tdnn.dataset import prepare_voxceleb

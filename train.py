@@ -16,18 +16,16 @@ def main():
     args = p.parse_args()
     cfg = load_run_config(args)
     rank, world = set_up(cfg)
-    from src.checkpoint import load_params_into
     from src.engine.trainer import Trainer
     from src.errors import UserError
     from src.recipes import get_recipe
-    if not args.resume and rank == 0 and os.path.exists(os.path.join(cfg.run_dir, 'checkpoints', 'latest.json')):
+    if not args.resume and os.path.exists(os.path.join(cfg.run_dir, 'checkpoints', 'latest.json')):
         raise UserError(f"{cfg.run_dir} already has checkpoints: pass --resume to continue it, "
                         "or choose another --run_dir")
     os.makedirs(cfg.run_dir, exist_ok=True)
     trainer = Trainer(cfg, get_recipe(cfg.model.name), cfg.run_dir, rank, world).build()
     if args.resume and not trainer.resume():
         trainer.log.print(f"--resume: no checkpoint in {cfg.run_dir}, starting from scratch")
-    del load_params_into
     state = trainer.fit()
     trainer.log.print(f"done: {state['step']} steps; checkpoints in {trainer.ckpt.directory}")
     return state

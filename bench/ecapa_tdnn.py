@@ -1,6 +1,6 @@
 """ECAPA-TDNN speed on this machine against PyTorch (speechbrain) on the same machine kind.
 
-    python bench/ecapa_tdnn.py [--iters 10] [--channels 1024] [--skip-data] [--profile DIR]
+    python bench/ecapa_tdnn.py [--iters 10] [--channels 1024] [--skip-data]
 
 Prints one JSON line per measurement and a summary with the ratios to
 ``shared/reference/pytorch_cpu_bench.json`` (ratio = MindSpore time / PyTorch time; <= 1 is at
@@ -132,7 +132,6 @@ def main():
     p.add_argument('--iters', type=int, default=10)
     p.add_argument('--channels', type=int, default=1024)
     p.add_argument('--skip-data', action='store_true')
-    p.add_argument('--skip-train', action='store_true')
     p.add_argument('--threads', type=int, default=0)
     args = p.parse_args()
     os.environ.setdefault('GLOG_v', '3')

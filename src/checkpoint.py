@@ -15,6 +15,16 @@ import numpy as np
 from .errors import CheckpointError
 
 
+def file_digest(path, chunk=1 << 20):
+    """A short content hash of a file (caches and calibrations are keyed by the weights)."""
+    import hashlib
+    h = hashlib.sha1()
+    with open(path, 'rb') as f:
+        for block in iter(lambda: f.read(chunk), b''):
+            h.update(block)
+    return h.hexdigest()[:16]
+
+
 def atomic_write_json(path, obj):
     tmp = f"{path}.tmp{os.getpid()}"
     with open(tmp, 'w') as f:
@@ -122,6 +132,10 @@ class CheckpointManager:
                 if os.path.exists(self._path(old + ext)):
                     os.remove(self._path(old + ext))
         return self._path(name + '.ckpt')
+
+    def update_state(self, state):
+        """Rewrite the training state of the checkpoint of ``state['step']`` (atomically)."""
+        atomic_write_json(self._path(f"step_{state['step']:08d}.json"), state)
 
     def history(self):
         pointer = self._path('latest.json')

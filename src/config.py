@@ -176,6 +176,7 @@ def build_config(tree, where='config', recipes=None):
     cfg.model.args = check_kwargs(recipe.network_factory, cfg.model.args, 'model.args', where)
     if recipe.loss_factory is not None:
         cfg.loss = check_kwargs(recipe.loss_factory, cfg.loss, 'loss', where)
+    _check_ranges(cfg, where)
     from .engine.schedules import SCHEDULES
     try:
         schedule = SCHEDULES.get(cfg.schedule.name)
@@ -183,6 +184,21 @@ def build_config(tree, where='config', recipes=None):
         raise ConfigError(f"{where}: schedule.name: {err}") from None
     cfg.schedule.args = check_kwargs(schedule, cfg.schedule.args, 'schedule.args', where)
     return cfg
+
+
+def _check_ranges(cfg, where):
+    """Values that type-check but cannot work (caught here, not as a crash mid-run)."""
+    t = cfg.train
+    for key in ('epochs', 'batch_size', 'log_every', 'prefetch'):
+        if getattr(t, key) < 1:
+            raise ConfigError(f"{where}: train.{key} must be at least 1, got {getattr(t, key)}")
+    for key in ('max_steps', 'ckpt_every', 'eval_every', 'num_workers'):
+        if getattr(t, key) < 0:
+            raise ConfigError(f"{where}: train.{key} must be 0 or more, got {getattr(t, key)}")
+    if len(cfg.optim.betas) != 2 or not all(isinstance(b, (int, float)) for b in cfg.optim.betas):
+        raise ConfigError(f"{where}: optim.betas must be two numbers, got {list(cfg.optim.betas)}")
+    if cfg.optim.lr < 0 or cfg.optim.weight_decay < 0 or cfg.optim.grad_clip < 0:
+        raise ConfigError(f"{where}: optim.lr, optim.weight_decay and optim.grad_clip must be >= 0")
 
 
 def check_kwargs(factory, args, key, where):

@@ -96,6 +96,40 @@ def run_ecapa_tdnn(meta, state, inputs):
             ('aam_loss', loss(cosines, ms.Tensor(inputs['labels'])).asnumpy(), 'loss')]
 
 
+# audioldm_eval ships audioset_tagging_cnn's models.py; panns_inference has Cnn14 only
+PANNS_CLASSES = {f'audioldm_eval.feature_extractors.panns.models.{name}': name
+                 for name in ('Cnn14', 'Cnn10', 'Cnn6')}
+PANNS_CLASSES['panns_inference.models.Cnn14'] = 'Cnn14'
+
+
+def run_panns(meta, state, inputs):
+    """audioset_tagging_cnn Cnn14 / Cnn10 / Cnn6: clipwise output, embedding, log-mel (dB).
+
+    The log-mel is in dB (10 log10 of the mel power, floor -100 dB). The default tolerances
+    (atol 1e-5 + rtol 1e-4 of the value) hold for it too: a float32 relative error e of the
+    mel power is an absolute error of 4.34 e dB: 1.3e-5 dB at most on the Cnn6 bundle, whose
+    values (-6 ... 20 dB, none closer to 0 than 0.05 dB) get at least 1.6e-5 dB of tolerance.
+    """
+    import mindspore as ms
+    from src.panns.convert import load_panns_state
+    from src.panns.network import ARCHITECTURES
+
+    config = dict(meta.get('config', {}))
+    architecture = PANNS_CLASSES[model_class(meta)].lower()
+    model = ARCHITECTURES[architecture](**config)
+    load_panns_state(model, state)
+    model.set_train(False)
+    x = ms.Tensor(inputs['x'])
+    clipwise_output, embedding = model(x)
+    return [('clipwise_output', clipwise_output.asnumpy(), 'activation'),
+            ('embedding', embedding.asnumpy(), 'activation'),
+            ('logmel', model.logmel(x).asnumpy(), 'activation')]
+
+
+for _class_path in PANNS_CLASSES:
+    HANDLERS.register(_class_path, run_panns)
+
+
 def compare(name, actual, reference, rtol, atol):
     """One JSON-able result line: max |difference| and whether every element is within tolerance."""
     import numpy as np

@@ -8,11 +8,13 @@ Files written to the output directory::
     det_<list>.png     DET curve
     metrics.json       all metrics
 """
+import hashlib
 import json
 import os
 
 import numpy as np
 
+from ..data.manifest import write_text
 from ..errors import DataError
 from ..metrics import compute_eer, compute_min_dcf
 
@@ -111,11 +113,15 @@ def evaluate_verification(recipe, network, cfg, out_dir, progress=True, cache_ke
     extractor = EmbeddingExtractor(network, recipe.fbank(cfg), d.sample_rate, d.on_rate_mismatch,
                                    e.max_seconds)
     cache = os.path.join(out_dir, 'embeddings.npz')
-    key = json.dumps({'key': cache_key, 'utts': len(utts), 'first': utts[:3], 'max_s': e.max_seconds})
+    # everything the embeddings depend on: the weights, the files, and how they were read
+    key = json.dumps({'weights': cache_key, 'root': os.path.abspath(d.eval_audio_root),
+                      'utts': hashlib.sha1('\n'.join(utts).encode()).hexdigest(),
+                      'max_s': e.max_seconds, 'rate': d.sample_rate, 'on_rate': d.on_rate_mismatch,
+                      'fbank': recipe.fbank(cfg).to_dict()}, sort_keys=True)
     embeddings = None
     if cache_key and os.path.exists(cache):
         z = np.load(cache)
-        if str(z['key']) == key:
+        if str(z['key']) == key and list(z['utts']) == utts:
             embeddings = z['embeddings']
     if embeddings is None:
         embeddings = extractor([os.path.join(d.eval_audio_root, u) for u in utts], progress)
@@ -137,9 +143,8 @@ def evaluate_verification(recipe, network, cfg, out_dir, progress=True, cache_ke
             scores = as_norm(scores, enroll, test, cohort, top_k=e.top_k)
         metrics = verification_metrics(scores, labels, e.p_targets)
         metrics['trials'] = len(trials)
-        with open(os.path.join(out_dir, f'scores_{name}.txt'), 'w') as f:
-            for (label, a, b), s in zip(trials, scores):
-                f.write(f"{a} {b} {s:.6f} {label}\n")
+        write_text(os.path.join(out_dir, f'scores_{name}.txt'),
+                   ''.join(f"{a} {b} {s:.6f} {label}\n" for (label, a, b), s in zip(trials, scores)))
         if e.det_curve:
             plot_det(scores, labels, os.path.join(out_dir, f'det_{name}.png'),
                      title=f"{cfg.model.name} on {name}: EER {metrics['eer']:.2f}%")
@@ -149,8 +154,10 @@ def evaluate_verification(recipe, network, cfg, out_dir, progress=True, cache_ke
                                                                        d.sample_rate))
         prefix = '' if path == d.trials else f'{name}.'
         results.update({prefix + k: v for k, v in metrics.items()})
-    with open(os.path.join(out_dir, 'metrics.json'), 'w') as f:
-        json.dump(results, f, indent=1)
+    # what the numbers belong to: export.py takes the calibrated threshold from here only when
+    # it was measured on raw cosine scores of the same weights
+    write_text(os.path.join(out_dir, 'metrics.json'),
+               json.dumps(dict(results, weights=cache_key, as_norm=e.as_norm), indent=1))
     return results
 
 
@@ -179,8 +186,7 @@ def write_inference_inputs(recipe, cfg, out_dir, progress=True):
         feats = fbank(extractor.wave(os.path.join(d.eval_audio_root, utt)))[None].astype(np.float32)
         feats.tofile(os.path.join(feats_dir, f'{n}.bin'))
         rows.append(f"{n}\t{utt}\t{feats.shape[1]}\n")
-    with open(os.path.join(out_dir, 'utterances.tsv'), 'w') as f:
-        f.writelines(rows)
+    write_text(os.path.join(out_dir, 'utterances.tsv'), ''.join(rows))
     return len(rows)
 
 

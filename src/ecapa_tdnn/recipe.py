@@ -4,10 +4,7 @@ Training: random 2-3 s crops of VoxCeleb utterances, MUSAN/RIR augmentation, 80-
 ECAPA-TDNN -> cosine classifier -> AAM-softmax. Evaluation: full-utterance embeddings of the trial
 list's files (cached), cosine scores (optionally AS-norm), EER and minDCF, score file, DET curve.
 """
-import hashlib
 import inspect
-import json
-import os
 from dataclasses import dataclass
 from typing import Literal
 
@@ -130,6 +127,14 @@ class EcapaRecipe(Recipe):
             if not getattr(d, key):
                 raise ConfigError(f"data.{key} is empty: run `python preprocess.py voxceleb ...` "
                                   "(or `preprocess.py demo voxceleb`) and set it")
+        if cfg.train.eval_every:
+            # check the evaluation data now, not after the first epoch
+            from .dataset import read_trials
+            if not d.trials:
+                raise ConfigError("data.trials is empty but train.eval_every > 0: set a trial list "
+                                  "or train.eval_every=0")
+            for path in (d.trials, *cfg.eval.extra_trials):
+                read_trials(path, d.eval_audio_root, check_files=True)
         augmenter = None
         if d.musan or d.rirs:
             kinds = tuple(k for k in d.augment_kinds if (k == 'reverb' and d.rirs) or (k != 'reverb' and d.musan))
@@ -193,19 +198,3 @@ ecapa_tdnn_c512.__signature__ = inspect.signature(EcapaTdnn)
 # EcapaTdnn's defaults are the paper's C=1024 model with a 192-dim embedding.
 MODELS.register('ecapa_tdnn', EcapaRecipe(EcapaTdnn, AamSoftmaxLoss))
 MODELS.register('ecapa_tdnn_c512', EcapaRecipe(ecapa_tdnn_c512, AamSoftmaxLoss))
-
-
-def file_digest(path, chunk=1 << 20):
-    """A short content hash (embedding caches are keyed by the checkpoint they came from)."""
-    h = hashlib.sha1()
-    with open(path, 'rb') as f:
-        for block in iter(lambda: f.read(chunk), b''):
-            h.update(block)
-    return h.hexdigest()[:16]
-
-
-def write_json(path, obj):
-    tmp = path + '.tmp'
-    with open(tmp, 'w') as f:
-        json.dump(obj, f, indent=1)
-    os.replace(tmp, path)

@@ -18,6 +18,7 @@ Registered names (``schedule.name`` in a config) and their ``schedule.args``:
 """
 import math
 
+from ..errors import ConfigError
 from ..registry import Registry
 
 SCHEDULES = Registry('schedule')
@@ -88,6 +89,8 @@ class WarmupLinear(_Warmup):
 @SCHEDULES.register('step')
 class StepDecay(Constant):
     def __init__(self, lr=1e-3, step_size=1000, gamma=0.1, total_steps=0):
+        if step_size <= 0:
+            raise ValueError(f"step step_size must be positive, got {step_size}")
         self.base, self.step_size, self.gamma = lr, step_size, gamma
 
     def lr(self, step):
@@ -123,5 +126,11 @@ class Plateau(Constant):
 
 
 def build_schedule(name, args, total_steps):
-    """The schedule ``name`` with config ``args`` (already checked against its signature)."""
-    return SCHEDULES.get(name)(**dict(args), total_steps=total_steps)
+    """The schedule ``name`` with config ``args`` (already checked against its signature);
+    ``args.total_steps``, when given, overrides the run's length."""
+    args = dict(args)
+    total = args.pop('total_steps', 0) or total_steps
+    try:
+        return SCHEDULES.get(name)(**args, total_steps=total)
+    except ValueError as err:
+        raise ConfigError(f"schedule.args: {err}") from None

@@ -80,7 +80,8 @@ class Trainer:
     # ------------------------------------------------------------------------- checkpoints
     def _state(self):
         return dict(self.state, loss_scale=self.loss_scale.state_dict(),
-                    schedule=self.schedule.state_dict(), world=self.world)
+                    schedule=self.schedule.state_dict(), world=self.world,
+                    batch_size=self.cfg.train.batch_size, seed=self.cfg.train.seed)
 
     def save(self):
         if self.rank != 0:
@@ -93,6 +94,13 @@ class Trainer:
         if found is None:
             return False
         path, state = found
+        # the data order of a step depends on these: resuming with others is not a continuation
+        for key, now in (('world', self.world), ('batch_size', self.cfg.train.batch_size),
+                         ('seed', self.cfg.train.seed)):
+            if key in state and state[key] != now:
+                from ..errors import CheckpointError
+                raise CheckpointError(f"{path}: trained with {key} {state[key]}, this run has {now}; "
+                                      f"resume with the same {key} or start a new --run_dir")
         load_params_into(self.step_cell, path)
         self.state = {k: state[k] for k in ('epoch', 'step_in_epoch', 'step', 'best')}
         self.loss_scale.load_state_dict(state['loss_scale'])
@@ -128,8 +136,12 @@ class Trainer:
                     bad_streak += 1
                     self.log.record('train', step=self.state['step'], epoch=epoch, loss=loss,
                                     skipped=True, loss_scale=self.loss_scale.scale)
-                    if not math.isfinite(loss) and (tc.amp_level == 'O0' or bad_streak > tc.nan_patience):
-                        self._stop(f"the loss became {loss} at step {self.state['step']}")
+                    # Without loss scaling non-finite gradients mean a NaN/inf somewhere; the
+                    # gradients are all-reduced, so every rank sees this and stops together.
+                    if tc.amp_level == 'O0' or (not math.isfinite(loss) and bad_streak > tc.nan_patience):
+                        what = f"the loss became {loss}" if not math.isfinite(loss) else \
+                            "the gradients became non-finite"
+                        self._stop(f"{what} at step {self.state['step']}")
                     if bad_streak > tc.nan_patience:
                         self._stop(f"{bad_streak} steps in a row had non-finite gradients")
                 else:
@@ -158,10 +170,12 @@ class Trainer:
             last_epoch = self.state['epoch'] == tc.epochs
             evaluate = tc.eval_every and ((finished_epoch and self.state['epoch'] % tc.eval_every == 0)
                                           or last_epoch or self._done())
+            path = self.save()      # first: a failing evaluation must not lose the epoch
             metrics = self.evaluate() if evaluate else None
-            path = self.save()      # after the evaluation: the schedule has seen its result
             if metrics:
                 last = metrics
+                if self.rank == 0:  # the schedule has seen the result: store its new state
+                    self.ckpt.update_state(self._state())
                 self._keep_best(path, metrics)
         self.log.plot_curves(self.recipe.curve_metrics or (self.recipe.best_metric,))
         return dict(self.state, last_eval=last)
@@ -190,7 +204,12 @@ class Trainer:
         self.log.record('eval', epoch=self.state['epoch'], step=self.state['step'], **metrics)
         self.log.print(f"evaluation after epoch {self.state['epoch']}: "
                        + '; '.join(self.recipe.format_metrics(metrics).splitlines()))
-        value = metrics.get(self.cfg.train.best_metric or self.recipe.best_metric)
+        name = self.cfg.train.best_metric or self.recipe.best_metric
+        if name not in metrics:
+            from ..errors import ConfigError
+            raise ConfigError(f"train.best_metric {name!r} is not among the evaluation's metrics "
+                              f"({', '.join(sorted(metrics))})")
+        value = metrics.get(name)
         if value is not None:
             self.schedule.observe(value)
         return metrics

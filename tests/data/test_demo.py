@@ -58,7 +58,7 @@ def corpus(tmp_path_factory):
 
 
 def test_registry_lists_the_corpora():
-    assert DEMO_CORPORA.names() == ['musan', 'rirs_noises', 'voxceleb']
+    assert DEMO_CORPORA.names() == ['esc50', 'musan', 'rirs_noises', 'voxceleb']
     with pytest.raises(ConfigError, match='unknown demo corpus'):
         make_demo('librispeach', '/nonexistent')
 

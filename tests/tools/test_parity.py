@@ -69,3 +69,13 @@ def test_compare_applies_relative_and_absolute_tolerance():
     line = tool.compare('a', reference + [2e-2, 0, 0], reference, 1e-4, 1e-5)
     assert not line['ok'] and np.isclose(line['max_abs_diff'], 2e-2)
     assert not tool.compare('a', reference[:2], reference, 1e-4, 1e-5)['ok']
+
+
+def test_panns_cnn6_bundle_passes():
+    # audioset_tagging_cnn Cnn6 (via audioldm_eval): raw audio -> log-mel -> tags and embedding
+    result, lines = run_parity(os.path.join(ROOT, 'tests', 'data', 'panns_cnn6.npz'))
+    assert result.returncode == 0, result.stderr
+    assert [line['output'] for line in lines] == ['clipwise_output', 'embedding', 'logmel']
+    assert all(line['ok'] for line in lines)
+    assert all(line['max_abs_diff'] < 1e-5 for line in lines[:2])
+    assert lines[2]['max_abs_diff'] < 1e-3            # dB
