@@ -11,7 +11,7 @@ from .registry import Registry
 
 MODELS = Registry('model')
 # Packages whose recipe modules register models; a new model adds one line.
-RECIPE_MODULES = ('src.ecapa_tdnn.recipe',)
+RECIPE_MODULES = ('src.ecapa_tdnn.recipe', 'src.panns.recipe')
 _loaded = False
 
 

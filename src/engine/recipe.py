@@ -20,6 +20,7 @@ class Recipe:
     best_metric = ''
     best_mode = 'min'
     tiny_args = {}        # network kwargs of a tiny variant, for the registry-driven tests
+    tiny_lr = 1e-2        # Adam learning rate at which a few steps lower that variant's loss
     curve_metrics = ()    # evaluation metrics drawn in the training curves (default: best_metric)
 
     def __init__(self, network_factory, loss_factory=None):
