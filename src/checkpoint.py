@@ -100,6 +100,46 @@ def load_params_into(net, path_or_params, path=None, allow_missing=(), allow_une
     return params
 
 
+def read_torch_state(path, inner_key=None):
+    """{key: numpy array} of a PyTorch state-dict file (torch needed) or an ``.npz`` of one
+    (keys starting '__' skipped), for the checkpoint converters.
+
+    Args:
+        path: ``.pt``/``.pth``/``.ckpt`` torch file, or ``.npz``.
+        inner_key: the file holds ``{inner_key: state_dict, ...}`` (PANNs: 'model'); a bare
+            state dict is accepted too.
+
+    Raises:
+        UserError: the file is missing, or is a torch file and torch is not installed.
+        CheckpointError: the file cannot be read as a state dict.
+    """
+    from .errors import UserError
+    if not os.path.isfile(path):
+        raise UserError(f"{path}: no such file")
+    if path.endswith('.npz'):
+        try:
+            with np.load(path, allow_pickle=False) as z:
+                return {k: z[k] for k in z.files if not k.startswith('__')}
+        except (OSError, ValueError) as err:
+            raise CheckpointError(f"{path}: unreadable .npz ({err})") from None
+    try:
+        import torch
+    except ImportError:
+        raise UserError(f"reading {path} needs PyTorch: pip install torch, or pass the state dict "
+                        "as an .npz instead") from None
+    try:
+        state = torch.load(path, map_location='cpu', weights_only=True)
+    except Exception as err:   # torch raises many types for a bad file
+        raise CheckpointError(f"{path}: not a readable torch state dict ({type(err).__name__}: "
+                              f"{str(err).splitlines()[0] if str(err) else ''})") from None
+    if inner_key and isinstance(state, dict) and isinstance(state.get(inner_key), dict):
+        state = state[inner_key]
+    if not isinstance(state, dict):
+        raise CheckpointError(f"{path}: holds a {type(state).__name__}, expected a state dict"
+                              + (f" or a dict with a {inner_key!r} state dict" if inner_key else ''))
+    return {k: v.detach().cpu().numpy() for k, v in state.items() if hasattr(v, 'detach')}
+
+
 class CheckpointManager:
     """Training checkpoints in ``directory``: ``step_<N>.ckpt`` + ``step_<N>.json``, ``latest.json``,
     ``best.ckpt`` + ``best.json``.

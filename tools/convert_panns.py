@@ -19,38 +19,13 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
 
-from src.errors import CheckpointError, UserError  # noqa: E402
+from src.checkpoint import read_torch_state  # noqa: E402
+from src.errors import UserError  # noqa: E402
 
 
 def read_panns_state(path):
-    """{key: numpy array} of a PANNs ``.pth`` (``checkpoint['model']`` or a bare state dict) or ``.npz``.
-
-    Raises:
-        UserError: the file is missing, or is a torch file and torch is not installed.
-        CheckpointError: the file cannot be read as a state dict.
-    """
-    import numpy as np
-    if not os.path.isfile(path):
-        raise UserError(f"{path}: no such file")
-    if path.endswith('.npz'):
-        try:
-            with np.load(path, allow_pickle=False) as z:
-                return {k: z[k] for k in z.files if not k.startswith('__')}
-        except (OSError, ValueError) as err:
-            raise CheckpointError(f"{path}: unreadable .npz ({err})") from None
-    try:
-        import torch
-    except ImportError:
-        raise UserError(f"reading {path} needs PyTorch: pip install torch, or pass the state dict "
-                        "as an .npz instead") from None
-    try:
-        checkpoint = torch.load(path, map_location='cpu', weights_only=True)
-    except Exception as err:   # torch raises many types for a bad file
-        raise CheckpointError(f"{path}: not a readable torch checkpoint ({type(err).__name__})") from None
-    state = checkpoint.get('model', checkpoint) if isinstance(checkpoint, dict) else None
-    if not isinstance(state, dict):
-        raise CheckpointError(f"{path}: expected a state dict or a dict with a 'model' state dict")
-    return {k: v.detach().cpu().numpy() for k, v in state.items() if hasattr(v, 'detach')}
+    """{key: numpy array} of a torch checkpoint or an ``.npz`` (src.checkpoint.read_torch_state)."""
+    return read_torch_state(path, inner_key='model')
 
 
 def convert(path, classes_num=None):

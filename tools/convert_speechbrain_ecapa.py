@@ -21,38 +21,13 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
 
+from src.checkpoint import read_torch_state  # noqa: E402
 from src.errors import CheckpointError, UserError  # noqa: E402
 
 
 def read_state(path):
-    """{key: numpy array} of a torch state-dict file or an ``.npz`` (keys starting '__' skipped).
-
-    Raises:
-        UserError: the file is missing, or is a torch file and torch is not installed.
-        CheckpointError: the file cannot be read as a state dict.
-    """
-    import numpy as np
-    if not os.path.isfile(path):
-        raise UserError(f"{path}: no such file")
-    if path.endswith('.npz'):
-        try:
-            with np.load(path, allow_pickle=False) as z:
-                return {k: z[k] for k in z.files if not k.startswith('__')}
-        except (OSError, ValueError) as err:
-            raise CheckpointError(f"{path}: unreadable .npz ({err})") from None
-    try:
-        import torch
-    except ImportError:
-        raise UserError(f"reading {path} needs PyTorch: pip install torch, or pass the state dict "
-                        "as an .npz instead") from None
-    try:
-        state = torch.load(path, map_location='cpu', weights_only=True)
-    except Exception as err:   # torch raises many types for a bad file
-        raise CheckpointError(f"{path}: not a readable torch state dict ({type(err).__name__}: "
-                              f"{str(err).splitlines()[0] if str(err) else ''})") from None
-    if not isinstance(state, dict):
-        raise CheckpointError(f"{path}: holds a {type(state).__name__}, expected a state dict")
-    return {k: v.detach().cpu().numpy() for k, v in state.items() if hasattr(v, 'detach')}
+    """{key: numpy array} of a torch checkpoint or an ``.npz`` (src.checkpoint.read_torch_state)."""
+    return read_torch_state(path)
 
 
 def convert(embedding, classifier=None, hparams=None, embedding_prefix='', classifier_prefix='head.'):
