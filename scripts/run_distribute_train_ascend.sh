@@ -28,13 +28,8 @@ environment: PYTHON (default python); SERVER_ID; MASTER_PORT (msrun, default 811
 EOF
     exit 1
 }
-bad_argument() {
-    echo "error: $*" >&2
-    usage
-}
-absolute() {
-    case $1 in /*) printf '%s\n' "$1" ;; *) printf '%s\n' "$PWD/$1" ;; esac
-}
+# shellcheck source=scripts/common.sh
+. "$(dirname "$0")/common.sh"    # bad_argument, absolute
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 [ $# -ge 1 ] || bad_argument "expected RANK_TABLE_FILE, or msrun DEVICE_NUM"

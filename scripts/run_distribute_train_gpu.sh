@@ -18,13 +18,8 @@ environment: MASTER_PORT (default 8118); LOG_DIR (default
 EOF
     exit 1
 }
-bad_argument() {
-    echo "error: $*" >&2
-    usage
-}
-absolute() {
-    case $1 in /*) printf '%s\n' "$1" ;; *) printf '%s\n' "$PWD/$1" ;; esac
-}
+# shellcheck source=scripts/common.sh
+. "$(dirname "$0")/common.sh"    # bad_argument, absolute
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 [ $# -ge 1 ] || bad_argument "expected DEVICE_NUM"

@@ -29,13 +29,8 @@ environment: PYTHON (default python); INFER_APP (default ascend310_infer/out/mai
 EOF
     exit 1
 }
-bad_argument() {
-    echo "error: $*" >&2
-    usage
-}
-absolute() {
-    case $1 in /*) printf '%s\n' "$1" ;; *) printf '%s\n' "$PWD/$1" ;; esac
-}
+# shellcheck source=scripts/common.sh
+. "$(dirname "$0")/common.sh"    # bad_argument, absolute
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 [ $# -ge 3 ] || bad_argument "expected at least 3 arguments, got $#"

@@ -20,13 +20,8 @@ environment: PYTHON (default python); LOG_DIR (default
 USAGE
     exit 1
 }
-bad_argument() {
-    echo "error: $*" >&2
-    usage
-}
-absolute() {
-    case $1 in /*) printf '%s\n' "$1" ;; *) printf '%s\n' "$PWD/$1" ;; esac
-}
+# shellcheck source=scripts/common.sh
+. "$(dirname "$0")/common.sh"    # bad_argument, absolute
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 [ $# -ge 1 ] || bad_argument "expected DEVICE_ID"
