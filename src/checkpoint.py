@@ -100,6 +100,18 @@ def load_params_into(net, path_or_params, path=None, allow_missing=(), allow_une
     return params
 
 
+def is_foreign_state(path):
+    """True for a file to read with :func:`read_torch_state`: an ``.npz`` or a PyTorch file
+    (a zip archive, whatever its suffix; speechbrain names them ``.ckpt`` like MindSpore)."""
+    if path.endswith('.npz'):
+        return True
+    try:
+        with open(path, 'rb') as f:
+            return f.read(4) == b'PK\x03\x04'
+    except OSError:
+        return False
+
+
 def read_torch_state(path, inner_key=None):
     """{key: numpy array} of a PyTorch state-dict file (torch needed) or an ``.npz`` of one
     (keys starting '__' skipped), for the checkpoint converters.

@@ -16,6 +16,8 @@ def config_parser(description):
     p.add_argument('--device_id', type=int, help='runtime.device_id')
     p.add_argument('--mode', choices=('graph', 'pynative'), help='runtime.mode')
     p.add_argument('--run_dir', help='run directory (default runs/<config name>)')
+    p.add_argument('--fold', type=int, help='cross-validation fold held out for evaluation '
+                   '(models with folds, e.g. ESC-50: 1-5); default run directory runs/<config name>/fold<k>')
     p.add_argument('overrides', nargs='*', metavar='key=value', help='config overrides')
     return p
 
@@ -31,8 +33,28 @@ def load_run_config(args, extra=()):
         if value is not None:
             flags.append(f"{key}={value}")
     cfg = load_config(args.config, list(flags) + list(extra) + list(args.overrides))
-    if not cfg.run_dir:
+    default_dir = not cfg.run_dir
+    if default_dir:
         cfg.run_dir = os.path.join('runs', os.path.splitext(os.path.basename(args.config))[0])
+    if getattr(args, 'fold', None) is not None:
+        set_fold(cfg, args.fold, subdir=default_dir)
+    return cfg
+
+
+def set_fold(cfg, fold, subdir=True):
+    """Hold out ``fold`` (the recipe's ``fold_key`` in ``data``); ``subdir``: train in
+    ``<run_dir>/fold<k>`` so that the folds of one config do not share a run directory."""
+    from .errors import ConfigError
+    from .recipes import get_recipe
+    recipe = get_recipe(cfg.model.name)
+    if not recipe.folds:
+        raise ConfigError(f"--fold: model {cfg.model.name} has no cross-validation folds")
+    if fold not in recipe.folds:
+        raise ConfigError(f"--fold {fold}: the folds of {cfg.model.name} are "
+                          f"{', '.join(map(str, recipe.folds))}")
+    setattr(cfg.data, recipe.fold_key, fold)
+    if subdir:
+        cfg.run_dir = os.path.join(cfg.run_dir, f"fold{fold}")
     return cfg
 
 

@@ -31,6 +31,9 @@ class ModelConfig:
     """Which registered model, and the keyword arguments of its network."""
     name: str = ''
     args: dict = field(default_factory=dict)
+    # weights to start training from: a MindSpore checkpoint, or a format the recipe imports
+    # (PANNs: the public AudioSet .pth / .npz); ignored when a run resumes
+    pretrained: str = ''
 
 
 @dataclass

@@ -115,6 +115,16 @@ class EcapaRecipe(Recipe):
         labels = rng.integers(0, num_classes, (batch_size, 1)).astype(np.int32)
         return {'feats': feats, 'labels': labels}, SimpleNamespace(num_classes=num_classes)
 
+    def load_pretrained(self, network, path):
+        """A MindSpore checkpoint, or speechbrain's ``embedding_model.ckpt`` (torch) / its
+        ``.npz`` (converted on the fly, strictly: every parameter must fit)."""
+        from ..checkpoint import is_foreign_state, read_torch_state
+        if not is_foreign_state(path):
+            return super().load_pretrained(network, path)
+        from .convert import convert_speechbrain_state, load_state_into
+        load_state_into(network, convert_speechbrain_state(read_torch_state(path)))
+        return []
+
     def fbank(self, cfg):
         from ..audio import Fbank
         return Fbank(sample_rate=cfg.data.sample_rate, n_mels=cfg.data.n_mels, mean_norm=True)

@@ -22,6 +22,8 @@ class Recipe:
     tiny_args = {}        # network kwargs of a tiny variant, for the registry-driven tests
     tiny_lr = 1e-2        # Adam learning rate at which a few steps lower that variant's loss
     curve_metrics = ()    # evaluation metrics drawn in the training curves (default: best_metric)
+    folds = ()            # cross-validation folds (``--fold`` / ``--folds``), e.g. ESC-50's 1-5
+    fold_key = ''         # the ``data`` field naming the held-out fold
 
     def __init__(self, network_factory, loss_factory=None):
         self.network_factory = network_factory
@@ -71,9 +73,46 @@ class Recipe:
         """JSON-able facts an exported model needs beside it (sample rate, features ...)."""
         return {}
 
+    def load_pretrained(self, network, path):
+        """Initialise ``network`` from pretrained weights (``model.pretrained``) before training.
+
+        The base reads a MindSpore checkpoint (a run's or a bare network's) and loads every
+        parameter whose name and shape fit; recipes extend it to other toolkits' formats.
+
+        Returns:
+            names of the network's parameters left as initialised (e.g. a classification layer
+            with another number of classes), for the trainer to report.
+
+        Raises:
+            CheckpointError: nothing in the file fits the network.
+        """
+        from ..checkpoint import read_params
+        return load_matching(network, network_params(read_params(path)), path)
+
+    def combine_folds(self, fold_results, out_dir):
+        """Extra summary of a cross-validation (e.g. a confusion matrix over all folds) from the
+        ``{fold: {'metrics': ..., 'eval_dir': ...}}`` of every fold; returns JSON-able facts."""
+        return {}
+
     def demo_config(self):
         """Path of the model's demo config (small network, demo data, CPU, minutes)."""
         raise NotImplementedError
+
+
+def load_matching(network, params, path):
+    """Load the entries of ``params`` (name -> array) whose name and shape fit ``network``;
+    returns the names of the network's parameters left as they were."""
+    import mindspore as ms
+    from ..errors import CheckpointError
+    # names relative to the network: inside the loss cell, Parameter.name carries 'network.'
+    own = dict(network.parameters_and_names())
+    fits = {k: v for k, v in params.items() if k in own and tuple(own[k].shape) == tuple(v.shape)}
+    if not fits:
+        raise CheckpointError(f"{path}: no parameter fits the network (names such as "
+                              f"{', '.join(list(params)[:3])}); is it a checkpoint of this model?")
+    for name, value in fits.items():
+        own[name].set_data(ms.Tensor(value, dtype=own[name].dtype))
+    return [name for name in own if name not in fits]
 
 
 def network_params(params):

@@ -118,6 +118,8 @@ class Trainer:
         self.log.print(f"model {cfg.model.name}: {sum(p.size for p in self.network.trainable_params()):,} "
                        f"parameters; {len(self.train_set)} training items, {self.steps_per_epoch} "
                        f"steps per epoch x {tc.epochs} epochs on {self.world} rank(s)")
+        if cfg.model.pretrained and self.state['step'] == 0:
+            self.load_pretrained(cfg.model.pretrained)
         keys = self.recipe.batch_keys
         bad_streak, last = 0, {}
         while self.state['epoch'] < tc.epochs and not self._done():
@@ -179,6 +181,19 @@ class Trainer:
                 self._keep_best(path, metrics)
         self.log.plot_curves(self.recipe.curve_metrics or (self.recipe.best_metric,))
         return dict(self.state, last_eval=last)
+
+    def load_pretrained(self, path):
+        """Initialise the network from ``model.pretrained`` (a fresh run only: a resumed one
+        has its own weights)."""
+        from ..errors import ConfigError
+        if not os.path.exists(path):
+            raise ConfigError(f"model.pretrained: {path} not found; give the path of the "
+                              "pretrained weights, or model.pretrained='' to start from scratch")
+        left = self.recipe.load_pretrained(self.network, path)
+        loaded = len(list(self.network.get_parameters())) - len(left)
+        more = f" ({len(left) - 6} more)" if len(left) > 6 else ''
+        self.log.print(f"initialised from {path}: {loaded} parameters loaded"
+                       + (f"; left as initialised: {', '.join(left[:6])}{more}" if left else ''))
 
     def _done(self):
         return bool(self.cfg.train.max_steps) and self.state['step'] >= self.cfg.train.max_steps

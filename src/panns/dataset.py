@@ -252,6 +252,9 @@ class SoundClipSet:
         targets: the label space, sorted ESC-50 / row targets (label ``i`` = ``targets[i]``);
             default :func:`class_targets` of ``rows``. Pass the training set's to a test set.
         max_tries: replacements tried per unreadable item before giving up.
+        mixup_alpha: mixup in training batches (Zhang et al. 2018): each clip is mixed with
+            another of the batch, waveform and target probabilities alike, with weights
+            ``lam ~ Beta(alpha, alpha)``; 0 = off.
 
     Raises:
         ConfigError: a non-positive ``clip_seconds`` or no rows.
@@ -259,11 +262,14 @@ class SoundClipSet:
     """
 
     def __init__(self, rows, sample_rate=32000, clip_seconds=5.0, train=True, targets=None,
-                 max_tries=10):
+                 max_tries=10, mixup_alpha=0.0):
         if not rows:
             raise ConfigError('SoundClipSet needs at least one clip')
         if clip_seconds <= 0:
             raise ConfigError(f'clip_seconds must be positive, got {clip_seconds}')
+        if mixup_alpha < 0:
+            raise ConfigError(f'data.mixup_alpha must be 0 (off) or positive, got {mixup_alpha}')
+        self.mixup_alpha = float(mixup_alpha)
         self.targets = list(class_targets(rows) if targets is None else targets)
         label = {target: index for index, target in enumerate(self.targets)}
         unknown = sorted({row['target'] for row in rows} - set(label))
@@ -313,7 +319,8 @@ class SoundClipSet:
             rng: ``np.random.Generator`` (crop positions, replacements).
 
         Returns:
-            ``{'waveform': float32 (batch, num_samples), 'target': int32 (batch,),
+            ``{'waveform': float32 (batch, num_samples), 'target': int32 (batch,) class of each
+            clip, 'target_probs': float32 (batch, classes) one-hot (mixed under mixup),
             '_bad': number of unreadable files met}``.
 
         Raises:
@@ -334,5 +341,12 @@ class SoundClipSet:
                 wave = self.get(index, rng)
             waves.append(wave)
             labels.append(self.labels[index])
-        return {'waveform': np.stack(waves).astype(np.float32, copy=False),
-                'target': np.array(labels, dtype=np.int32), '_bad': bad}
+        waves = np.stack(waves).astype(np.float32, copy=False)
+        labels = np.array(labels, dtype=np.int32)
+        probs = np.eye(self.num_classes, dtype=np.float32)[labels]
+        if self.train and self.mixup_alpha > 0 and len(labels) > 1:
+            lam = rng.beta(self.mixup_alpha, self.mixup_alpha, len(labels)).astype(np.float32)[:, None]
+            partner = rng.permutation(len(labels))
+            waves = lam * waves + (1 - lam) * waves[partner]
+            probs = lam * probs + (1 - lam) * probs[partner]
+        return {'waveform': waves, 'target': labels, 'target_probs': probs, '_bad': bad}

@@ -27,6 +27,9 @@ class SoundDataConfig:
     test_fold: int = 5            # the fold held out for evaluation (1-5)
     sample_rate: int = 32000
     clip_seconds: float = 5.0
+    # mixup of training clips: waveforms and targets mixed with Beta(alpha, alpha) weights
+    # (PANNs' AudioSet training used 1.0); 0 = off
+    mixup_alpha: float = 0.0
 
 
 @dataclass
@@ -87,16 +90,17 @@ def panns_cnn6(num_classes=50, sample_rate=32000, window_size=1024, hop_size=320
 
 
 def _loss_net_class():
-    from mindspore import nn
+    from mindspore import nn, ops
 
     class ClassificationLossNet(nn.Cell):
         def __init__(self, network):
             super().__init__()
             self.network = network
-            self.loss = nn.CrossEntropyLoss()
 
-        def construct(self, waveform, target):
-            return self.loss(self.network(waveform), target)
+        def construct(self, waveform, target_probs):
+            # cross-entropy against class probabilities: one-hot targets, or mixed ones (mixup)
+            log_probs = ops.log_softmax(self.network(waveform), -1)
+            return -(target_probs * log_probs).sum(-1).mean()
 
     return ClassificationLossNet
 
@@ -104,10 +108,12 @@ def _loss_net_class():
 class PannsRecipe(Recipe):
     data_schema = SoundDataConfig
     eval_schema = ClassificationEvalConfig
-    batch_keys = ('waveform', 'target')
+    batch_keys = ('waveform', 'target_probs')
     best_metric = 'accuracy'
     best_mode = 'max'
     curve_metrics = ('accuracy',)
+    folds = (1, 2, 3, 4, 5)   # ESC-50's official folds (a CSV's folds are 1-5 too)
+    fold_key = 'test_fold'
     tiny_lr = 1e-4        # deep CNN with BatchNorm on a batch of 4: 1e-2 diverges
     tiny_args = {'num_classes': 4, 'sample_rate': 8000, 'window_size': 256, 'hop_size': 80,
                  'mel_bins': 32, 'fmin': 50, 'fmax': 3800}   # CNN14 pools the mel axis 5 times
@@ -138,7 +144,7 @@ class PannsRecipe(Recipe):
         from .dataset import SoundClipSet
         train, _, targets, _ = self._split(cfg)
         items = SoundClipSet(train, cfg.data.sample_rate, cfg.data.clip_seconds, train=True,
-                             targets=targets)
+                             targets=targets, mixup_alpha=cfg.data.mixup_alpha)
         wanted = cfg.model.args.get('num_classes', 50)
         if items.num_classes != wanted:
             raise ConfigError(f"model.args.num_classes is {wanted} but the data has "
@@ -153,8 +159,32 @@ class PannsRecipe(Recipe):
         classes = cfg.model.args.get('num_classes', 50)
         samples = cfg.model.args.get('sample_rate', 32000) // 2
         wave = (0.1 * rng.standard_normal((batch_size, samples))).astype(np.float32)
-        target = rng.integers(0, classes, batch_size).astype(np.int32)
-        return {'waveform': wave, 'target': target}, SimpleNamespace(num_classes=classes)
+        target = rng.integers(0, classes, batch_size)
+        return ({'waveform': wave, 'target_probs': np.eye(classes, dtype=np.float32)[target]},
+                SimpleNamespace(num_classes=classes))
+
+    def load_pretrained(self, network, path):
+        """PANNs' public AudioSet checkpoints (``Cnn14_mAP=0.431.pth``, torch, or their
+        ``.npz``), the ``.ckpt`` of ``tools/convert_panns.py`` (backbone names), or a
+        MindSpore checkpoint of this model. The backbone must be the same architecture; the
+        new classification layer ``fc`` is left as initialised."""
+        from ..checkpoint import is_foreign_state, read_params, read_torch_state
+        from ..engine.recipe import load_matching, network_params
+        from .convert import load_panns_state
+        if is_foreign_state(path):
+            skipped = load_panns_state(network.backbone, read_torch_state(path, inner_key='model'))
+            return ['backbone.' + k for k in skipped] + ['fc.' + n for n, _ in network.fc.parameters_and_names()]
+        params = network_params(read_params(path))
+        if not any(k.startswith('backbone.') for k in params):     # a converted bare backbone
+            arch = network.backbone.architecture
+            found = 'cnn14' if 'conv_block6.conv1.weight' in params else \
+                ('cnn6' if 'conv_block1.conv2.weight' not in params else 'cnn10')
+            if 'conv_block1.conv1.weight' in params and found != arch:
+                from ..errors import CheckpointError
+                raise CheckpointError(f"{path} holds a PANNs {found}, the network is {arch}: "
+                                      f"use model.name=panns_{found} or a {arch} checkpoint")
+            params = {'backbone.' + k: v for k, v in params.items()}
+        return load_matching(network, params, path)
 
     def evaluate(self, network, cfg, out_dir, progress=True, cache_key=''):
         import mindspore as ms
@@ -184,11 +214,36 @@ class PannsRecipe(Recipe):
         os.makedirs(out_dir, exist_ok=True)
         from ..data.manifest import write_text
         write_text(os.path.join(out_dir, 'metrics.json'),
-                   json.dumps(dict(metrics, per_class_accuracy=per_class), indent=1))
+                   json.dumps(dict(metrics, per_class_accuracy=per_class, class_names=names,
+                                   confusion=confusion.tolist()), indent=1))
         if cfg.eval.confusion_matrix:
             plot_confusion(confusion, names, os.path.join(out_dir, 'confusion_matrix.png'),
                            f"{cfg.model.name}, fold {cfg.data.test_fold}: accuracy {metrics['accuracy']:.4f}")
         return metrics
+
+    def combine_folds(self, fold_results, out_dir):
+        """The confusion matrix and per-class accuracy summed over the folds' evaluations."""
+        total, names = None, None
+        for result in fold_results.values():
+            path = os.path.join(result.get('eval_dir', ''), 'metrics.json')
+            if not os.path.exists(path):
+                return {}
+            with open(path) as f:
+                saved = json.load(f)
+            if 'confusion' not in saved:
+                return {}
+            matrix = np.asarray(saved['confusion'], np.int64)
+            if total is not None and matrix.shape != total.shape:
+                return {}
+            total = matrix if total is None else total + matrix
+            names = saved['class_names']
+        if total is None:
+            return {}
+        plot_confusion(total, names, os.path.join(out_dir, 'confusion_matrix.png'),
+                       f"{len(fold_results)} folds: accuracy {np.trace(total) / total.sum():.4f}")
+        return {'pooled_accuracy': float(np.trace(total) / total.sum()),
+                'per_class_accuracy': {names[i]: float(total[i, i] / max(1, total[i].sum()))
+                                       for i in range(len(names))}}
 
     def format_metrics(self, metrics):
         return f"Accuracy = {metrics['accuracy']:.4f}  ({metrics['clips']} clips, fold {metrics['fold']})"
@@ -199,10 +254,22 @@ class PannsRecipe(Recipe):
             return [ms.Tensor(np.zeros((1, length), np.float32))]
         return [ms.Tensor(shape=[None, None], dtype=ms.float32)]
 
+    def class_names(self, cfg):
+        """The class names in output order, from the configured data; None when it is absent."""
+        try:
+            return self.rows(cfg)[2]
+        except (ConfigError, DataError):
+            return None
+
     def sidecar(self, cfg):
-        return {'model': cfg.model.name, 'input': 'waveform (batch, samples), float32',
-                'output': 'class logits (batch, classes); softmax for probabilities',
+        meta = {'model': cfg.model.name, 'task': 'classification',
+                'input': 'waveform (batch, samples), float32',
+                'output': 'logits', 'output_doc': 'class logits (batch, classes); softmax for probabilities',
                 'sample_rate': cfg.data.sample_rate, 'clip_seconds': cfg.data.clip_seconds}
+        names = self.class_names(cfg)
+        if names:
+            meta['labels'] = list(names)
+        return meta
 
 
 def plot_confusion(confusion, names, path, title):

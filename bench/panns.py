@@ -1,0 +1,128 @@
+"""PANNs CNN14 speed on this machine against PyTorch (the PANNs code) on the same machine kind.
+
+    python bench/panns.py [--iters 10] [--architecture cnn14]
+
+Prints one JSON line per measurement and a summary with the ratios to
+``shared/reference/pytorch_cpu_bench.json`` (ratio = MindSpore time / PyTorch time; <= 1 is at
+least as fast), the same cases as the reference:
+
+* ``train_step``: the fine-tuning network (CNN14 backbone + a 50-class layer), waveform batch
+  8 x 5 s at 32 kHz (front end included), cross-entropy, Adam; graph mode; median and fastest.
+* ``infer_10s``: clip-wise output of 10 s of audio (1 x 320000 samples) through the backbone with
+  AudioSet's 527-class head, front end included: a graph compiled for this length, then the
+  dynamic-length graph an exported model uses.
+"""
+import argparse
+import json
+import os
+import statistics
+import sys
+import time
+
+import numpy as np
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+REFERENCE = os.path.join(ROOT, '..', 'shared', 'reference', 'pytorch_cpu_bench.json')
+
+
+def pytorch_reference(architecture):
+    try:
+        with open(REFERENCE) as f:
+            return next(r for r in json.load(f) if r['model'] == architecture)
+    except (OSError, StopIteration):
+        return None
+
+
+def timed(fn, warmup, iters):
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(iters):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times), min(times)
+
+
+def bench_train_step(architecture, iters, warmup=2, batch=8, seconds=5.0, classes=50):
+    import mindspore as ms
+    from src.config import build_config
+    from src.distributed import gradient_reducer
+    from src.engine.train_step import TrainStep, build_optimizer
+    from src.recipes import get_recipe
+    name = 'panns_' + architecture
+    recipe = get_recipe(name)
+    cfg = build_config({'model': {'name': name, 'args': {'num_classes': classes}}})
+    rng = np.random.default_rng(0)
+    wave = (0.1 * rng.standard_normal((batch, int(seconds * 32000)))).astype(np.float32)
+    target = rng.integers(0, classes, batch).astype(np.int32)
+    b, info = recipe.example_batch(cfg, batch, rng)
+    b.update(waveform=wave, target_probs=np.eye(classes, dtype=np.float32)[target])
+    net = recipe.build_network(cfg)
+    loss_net = recipe.build_loss_net(net, cfg, info)
+    params = loss_net.trainable_params()
+    step = TrainStep(loss_net, build_optimizer(cfg.optim, params, 1e-4), gradient_reducer(params, 1))
+    step.set_train(True)
+    scale = ms.Tensor(1.0, ms.float32)
+    lr = ms.Tensor(1e-4, ms.float32)
+    inputs = [ms.Tensor(b[k]) for k in recipe.batch_keys]
+    n_params = sum(p.size for p in net.trainable_params())
+
+    def run():
+        step(scale, lr, *inputs)[0].asnumpy()
+
+    t0 = time.perf_counter()
+    run()
+    compile_s = time.perf_counter() - t0
+    median, fastest = timed(run, warmup - 1, iters)
+    return {'case': 'train_step', 'model': name, 'params_trainable': int(n_params),
+            'input': list(wave.shape), 'classes': classes, 'compile_s': round(compile_s, 2),
+            'median_s': round(median, 4), 'min_s': round(fastest, 4)}
+
+
+def bench_inference(architecture, iters, warmup=2, seconds=10.0):
+    import mindspore as ms
+    from src.panns.network import ARCHITECTURES
+    net = ARCHITECTURES[architecture](classes_num=527)
+    net.set_train(False)
+    wave = ms.Tensor((0.1 * np.random.default_rng(1).standard_normal((1, int(seconds * 32000))))
+                     .astype(np.float32))
+    median, fastest = timed(lambda: net(wave)[0].asnumpy(), warmup, iters)
+    net.set_inputs(ms.Tensor(shape=[None, None], dtype=ms.float32))
+    median_dyn, fastest_dyn = timed(lambda: net(wave)[0].asnumpy(), warmup, iters)
+    return {'case': 'infer_10s', 'model': architecture, 'input': [1, int(seconds * 32000)],
+            'median_s': round(median, 4), 'min_s': round(fastest, 4),
+            'dynamic_length_median_s': round(median_dyn, 4), 'dynamic_length_min_s': round(fastest_dyn, 4)}
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument('--iters', type=int, default=10)
+    p.add_argument('--architecture', default='cnn14', choices=('cnn14', 'cnn10', 'cnn6'))
+    p.add_argument('--skip-train', action='store_true')
+    p.add_argument('--threads', type=int, default=0)
+    args = p.parse_args()
+    os.environ.setdefault('GLOG_v', '3')
+    from src.runtime import set_up_runtime
+    set_up_runtime('CPU', 'graph', threads=args.threads or None)
+    ref = pytorch_reference(args.architecture)
+    summary = {'case': 'summary'}
+    if not args.skip_train:
+        train = bench_train_step(args.architecture, args.iters)
+        print(json.dumps(train), flush=True)
+        if ref:
+            summary.update(train_step_ratio_median=round(train['median_s'] / ref['train_step_s_median'], 3),
+                           train_step_ratio_min=round(train['min_s'] / ref['train_step_s_min'], 3),
+                           pytorch_train_step_s=ref['train_step_s_median'])
+    infer = bench_inference(args.architecture, args.iters)
+    print(json.dumps(infer), flush=True)
+    if ref:
+        summary.update(infer_ratio_median=round(infer['median_s'] / ref['infer_s_median'], 3),
+                       infer_dynamic_ratio_median=round(infer['dynamic_length_median_s'] / ref['infer_s_median'], 3),
+                       pytorch_infer_s=ref['infer_s_median'])
+    print(json.dumps(summary), flush=True)
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,251 @@
+"""PANNs recipe: soft-target cross-entropy, mixup, pretrained weights into the classifier, the
+sidecar's class names, and cross-validation (--fold / --folds) end to end on a tiny corpus."""
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import mindspore as ms
+
+from src.config import build_config
+from src.data.demo import make_demo
+from src.errors import CheckpointError, ConfigError
+from src.panns.dataset import SoundClipSet, read_esc50
+from src.recipes import get_recipe
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+BUNDLE = os.path.join(ROOT, 'tests', 'data', 'panns_cnn6.npz')
+TINY = get_recipe('panns_cnn6').tiny_args
+
+
+@pytest.fixture(scope='module')
+def esc50(tmp_path_factory):
+    out = tmp_path_factory.mktemp('esc50')
+    return make_demo('esc50', out, classes=3, clips_per_class=5, seconds=1.0)['esc50']
+
+
+def tiny_cfg(esc50=None, **data):
+    args = dict(TINY, num_classes=3)
+    tree = {'model': {'name': 'panns_cnn6', 'args': args},
+            'data': dict({'sample_rate': 8000, 'clip_seconds': 1.0}, **data)}
+    if esc50:
+        tree['data']['esc50_root'] = str(esc50)
+    return build_config(tree)
+
+
+def test_soft_target_loss_is_cross_entropy():
+    recipe = get_recipe('panns_cnn6')
+    cfg = tiny_cfg()
+    ms.set_seed(0)
+    net = recipe.build_network(cfg)
+    net.set_train(False)
+    loss_net = recipe.build_loss_net(net, cfg, None)
+    rng = np.random.default_rng(0)
+    wave = (0.1 * rng.standard_normal((4, 8000))).astype(np.float32)
+    probs = np.array([[1, 0, 0], [0, 0, 1], [0.3, 0.7, 0], [0, 0.5, 0.5]], np.float32)
+    logits = net(ms.Tensor(wave)).asnumpy().astype(np.float64)
+    log_softmax = logits - logits.max(1, keepdims=True)
+    log_softmax -= np.log(np.exp(log_softmax).sum(1, keepdims=True))
+    expected = -(probs * log_softmax).sum(1).mean()
+    got = float(loss_net(ms.Tensor(wave), ms.Tensor(probs)).asnumpy())
+    np.testing.assert_allclose(got, expected, rtol=1e-5)
+
+
+def test_mixup_mixes_waveforms_and_targets_alike(esc50):
+    rows = read_esc50(esc50)
+    plain = SoundClipSet(rows, 8000, 1.0, train=True)
+    mixed = SoundClipSet(rows, 8000, 1.0, train=True, mixup_alpha=0.4)
+    idx = np.arange(6)
+    a = plain.make_batch(idx, np.random.default_rng(3))
+    np.testing.assert_array_equal(a['target_probs'], np.eye(3, dtype=np.float32)[a['target']])
+    b = mixed.make_batch(idx, np.random.default_rng(3))
+    c = mixed.make_batch(idx, np.random.default_rng(3))
+    np.testing.assert_array_equal(b['waveform'], c['waveform'])        # deterministic per rng
+    np.testing.assert_allclose(b['target_probs'].sum(1), 1.0, rtol=1e-6)
+    assert not np.allclose(b['target_probs'], a['target_probs'])
+    # rebuild each mixed clip from the plain batch: lam * own + (1 - lam) * partner
+    waves, own = a['waveform'], a['target']
+    for i in range(len(idx)):
+        lam = b['target_probs'][i, own[i]]
+        errors = []
+        for j in range(len(idx)):
+            if own[j] == own[i] and j != i:
+                continue          # same class: lam is not readable from the targets
+            w = lam * waves[i] + (1 - lam) * waves[j] if own[j] != own[i] else waves[i]
+            errors.append(np.abs(w - b['waveform'][i]).max())
+        assert min(errors) < 1e-5 or b['target_probs'][i].max() == 1.0
+    # evaluation windows are never mixed
+    test = SoundClipSet(rows, 8000, 1.0, train=False, mixup_alpha=0.4).make_batch(idx, np.random.default_rng(3))
+    np.testing.assert_array_equal(test['target_probs'], np.eye(3, dtype=np.float32)[test['target']])
+    with pytest.raises(ConfigError, match='mixup_alpha'):
+        SoundClipSet(rows, 8000, 1.0, mixup_alpha=-1)
+
+
+@pytest.fixture(scope='module')
+def bundle_state(tmp_path_factory):
+    """The parity bundle's PyTorch CNN6 state dict (50 classes) as a plain .npz."""
+    with np.load(BUNDLE) as z:
+        meta = json.loads(str(z['__meta__']))
+        state = {k: z[k] for k in meta['state_keys']}
+    path = str(tmp_path_factory.mktemp('pretrained') / 'Cnn6_state.npz')
+    np.savez(path, **state)
+    return path, state
+
+
+def full_classifier(name='panns_cnn6', classes=10):
+    recipe = get_recipe(name)
+    cfg = build_config({'model': {'name': name, 'args': {'num_classes': classes}}})
+    return recipe, recipe.build_network(cfg)
+
+
+def test_pretrained_pytorch_weights_fill_the_backbone_and_leave_the_new_layer(bundle_state):
+    from src.panns.convert import convert_panns_state
+    path, state = bundle_state
+    recipe, net = full_classifier()
+    ms.set_seed(5)
+    fc_before = net.fc.weight.asnumpy().copy()
+    left = recipe.load_pretrained(net, path)
+    # the bundle's AudioSet-style head has 50 classes, the backbone's 527: re-initialised too
+    assert set(left) == {'fc.weight', 'fc.bias', 'backbone.fc_audioset.weight', 'backbone.fc_audioset.bias'}
+    converted = convert_panns_state(state)
+    params = dict(net.backbone.parameters_and_names())
+    for name in ('conv_block1.conv1.weight', 'conv_block4.bn1.moving_variance', 'fc1.weight', 'bn0.gamma'):
+        np.testing.assert_array_equal(params[name].asnumpy(), converted[name])
+    np.testing.assert_array_equal(net.fc.weight.asnumpy(), fc_before)
+
+
+def test_pretrained_converted_backbone_ckpt_and_run_checkpoint(bundle_state, tmp_path):
+    from src.checkpoint import save_params
+    from src.panns.convert import convert_panns_state
+    _, state = bundle_state
+    converted = convert_panns_state(state)
+    bare = str(tmp_path / 'cnn6.ckpt')                 # what tools/convert_panns.py writes
+    save_params(converted, bare)
+    recipe, net = full_classifier()
+    left = recipe.load_pretrained(net, bare)
+    assert set(left) == {'fc.weight', 'fc.bias', 'backbone.fc_audioset.weight', 'backbone.fc_audioset.bias'}
+    np.testing.assert_array_equal(net.backbone.fc1.weight.asnumpy(), converted['fc1.weight'])
+    # a training checkpoint of this model (names under network.) loads completely
+    run = str(tmp_path / 'step_1.ckpt')
+    save_params({'network.' + n: p.asnumpy() for n, p in net.parameters_and_names()}, run)
+    _, other = full_classifier()
+    assert recipe.load_pretrained(other, run) == []
+    np.testing.assert_array_equal(other.fc.weight.asnumpy(), net.fc.weight.asnumpy())
+
+
+def test_pretrained_of_another_architecture_is_a_one_line_error(bundle_state, tmp_path):
+    from src.checkpoint import save_params
+    from src.panns.convert import convert_panns_state
+    path, state = bundle_state
+    recipe, net = full_classifier('panns_cnn10')
+    with pytest.raises(CheckpointError) as info:
+        recipe.load_pretrained(net, path)
+    assert '\n' not in str(info.value) and 'Cnn6' in str(info.value) and 'Cnn10' in str(info.value)
+    bare = str(tmp_path / 'cnn6.ckpt')
+    save_params(convert_panns_state(state), bare)
+    with pytest.raises(CheckpointError, match='cnn6.*cnn10'):
+        recipe.load_pretrained(net, bare)
+
+
+def test_sidecar_names_the_classes(esc50):
+    recipe = get_recipe('panns_cnn6')
+    meta = recipe.sidecar(tiny_cfg(esc50))
+    assert meta['labels'] == recipe.rows(tiny_cfg(esc50))[2]
+    assert meta['task'] == 'classification' and meta['sample_rate'] == 8000
+    assert 'labels' not in recipe.sidecar(tiny_cfg(None, esc50_root='/nonexistent/ESC-50'))
+
+
+def test_parse_folds_and_summary_by_hand():
+    from src.engine.crossval import format_summary, parse_folds, summarize
+    recipe = get_recipe('panns_cnn6')
+    assert parse_folds('all', recipe, 'panns_cnn6') == [1, 2, 3, 4, 5]
+    assert parse_folds('3,1,3', recipe, 'panns_cnn6') == [1, 3]
+    for bad in ('6', '0,1', 'x', ''):
+        with pytest.raises(ConfigError):
+            parse_folds(bad, recipe, 'panns_cnn6')
+    with pytest.raises(ConfigError, match='no cross-validation folds'):
+        parse_folds('all', get_recipe('ecapa_tdnn'), 'ecapa_tdnn')
+    results = {1: {'metrics': {'accuracy': 0.5, 'clips': 4, 'fold': 1}},
+               2: {'metrics': {'accuracy': 1.0, 'clips': 4, 'fold': 2}},
+               4: {'metrics': {'accuracy': 0.75, 'clips': 4, 'fold': 4}}}
+    s = summarize(results, 'accuracy')
+    assert s['mean']['accuracy'] == pytest.approx(0.75)
+    assert s['std']['accuracy'] == pytest.approx(np.sqrt((0.25 ** 2 + 0.25 ** 2) / 3))
+    assert s['per_fold']['accuracy'] == {'1': 0.5, '2': 1.0, '4': 0.75}
+    assert 'fold' not in s['mean']
+    assert format_summary(s).startswith('Accuracy = 0.7500 +- 0.2041 (mean over folds 1, 2, 4')
+
+
+def run(*args, cwd=ROOT, ok=True):
+    env = dict(os.environ, GLOG_v='3', PYTHONPATH=ROOT)
+    p = subprocess.run([sys.executable, *args], cwd=cwd, env=env, capture_output=True, text=True,
+                       timeout=600)
+    if ok:
+        assert p.returncode == 0, p.stderr[-3000:]
+    return p
+
+
+def one_line_failure(*args):
+    p = run(*args, ok=False)
+    assert p.returncode == 2, p.stderr[-2000:]
+    lines = [line for line in p.stderr.strip().splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith('error: '), p.stderr[-2000:]
+    return lines[0]
+
+
+def test_cross_validation_end_to_end(esc50, tmp_path):
+    config = tmp_path / 'tiny.yaml'
+    args = dict(TINY, num_classes=3)
+    config.write_text(json.dumps({
+        'model': {'name': 'panns_cnn6', 'args': args},
+        'data': {'esc50_root': str(esc50), 'sample_rate': 8000, 'clip_seconds': 1.0},
+        'optim': {'lr': 1e-4}, 'train': {'epochs': 1, 'batch_size': 4, 'num_workers': 0,
+                                           'log_every': 1, 'eval_every': 1},
+        'eval': {'batch_size': 4}}))
+    run_dir = tmp_path / 'cv'
+    p = run('train.py', '--config', str(config), '--run_dir', str(run_dir), '--folds', '1,2')
+    summary = json.loads((run_dir / 'crossval.json').read_text())
+    per_fold = summary['per_fold']['accuracy']
+    assert set(per_fold) == {'1', '2'}
+    for fold in (1, 2):
+        result = json.loads((run_dir / f'fold{fold}' / 'fold_result.json').read_text())
+        assert result['metrics']['fold'] == fold and result['metrics']['clips'] == 3
+        assert per_fold[str(fold)] == result['metrics']['accuracy']
+        # the fold's evaluation is the final model's (eval_log's last entry)
+        evals = [json.loads(line) for line in (run_dir / f'fold{fold}' / 'eval_log.jsonl').read_text().splitlines()]
+        assert evals[-1]['accuracy'] == result['metrics']['accuracy']
+    assert summary['mean']['accuracy'] == pytest.approx(np.mean(list(per_fold.values())))
+    pooled = np.mean([per_fold['1'], per_fold['2']])           # equal fold sizes
+    assert summary['pooled_accuracy'] == pytest.approx(pooled)
+    assert (run_dir / 'confusion_matrix.png').stat().st_size > 1000
+    assert f"Accuracy = {summary['mean']['accuracy']:.4f}" in p.stdout
+    # a second run reuses the finished folds
+    again = run('train.py', '--config', str(config), '--run_dir', str(run_dir), '--folds', '1,2')
+    assert again.stdout.count('finished before') == 2
+    # --fold k trains one fold in runs/<config>/fold<k> unless --run_dir is given
+    one = run('train.py', '--config', str(config), '--run_dir', str(tmp_path / 'one'), '--fold', '3',
+              'train.max_steps=1')
+    assert 'fold 3' in one.stdout
+    evaluated = run('eval.py', '--config', str(config), '--run_dir', str(tmp_path / 'one'), '--fold', '3')
+    assert json.loads(evaluated.stdout.strip().splitlines()[-1])['fold'] == 3
+    # model.pretrained: a fresh run starts from those weights and says what it loaded
+    ckpt = json.loads((tmp_path / 'one' / 'checkpoints' / 'latest.json').read_text())
+    started = run('train.py', '--config', str(config), '--run_dir', str(tmp_path / 'two'), '--fold', '3',
+                  'train.max_steps=1', f"model.pretrained={tmp_path / 'one' / 'checkpoints' / ckpt['latest']}.ckpt")
+    assert 'initialised from' in started.stdout and 'parameters loaded' in started.stdout
+
+
+def test_fold_errors_are_one_line(tmp_path, esc50):
+    config = tmp_path / 'tiny.yaml'
+    config.write_text(json.dumps({'model': {'name': 'panns_cnn6', 'args': dict(TINY, num_classes=3)},
+                                  'data': {'esc50_root': str(esc50)}}))
+    assert 'folds of panns_cnn6 are 1, 2, 3, 4, 5' in one_line_failure('train.py', '--config', str(config), '--fold', '6')
+    assert 'not both' in one_line_failure('train.py', '--config', str(config), '--fold', '1', '--folds', 'all')
+    assert 'no cross-validation folds' in one_line_failure(
+        'train.py', '--config', os.path.join(ROOT, 'configs', 'ecapa_tdnn', 'demo.yaml'), '--fold', '1')
+    assert 'model.pretrained' in one_line_failure(
+        'train.py', '--config', str(config), '--run_dir', str(tmp_path / 'r'),
+        'model.pretrained=/nonexistent/Cnn6.pth', 'train.max_steps=1')
