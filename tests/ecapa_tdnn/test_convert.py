@@ -255,3 +255,28 @@ def test_tool_errors_are_one_line(bundle, tmp_path):
                           '--out', str(tmp_path / 'm.ckpt'))
         assert result.returncode == 2 and 'pip install torch' in result.stderr
         assert '.npz' in result.stderr
+
+
+def test_recipe_loads_speechbrain_weights_as_model_pretrained(bundle, tmp_path):
+    # model.pretrained=embedding_model.ckpt (here its .npz): converted on the fly, every
+    # parameter filled, the same embeddings as speechbrain's
+    from src.config import build_config
+    from src.recipes import get_recipe
+    path = str(tmp_path / 'embedding_model.npz')
+    np.savez(path, **bundle['embedding'])
+    recipe = get_recipe('ecapa_tdnn')
+    cfg = build_config({'model': {'name': 'ecapa_tdnn', 'args': infer_ecapa_config(bundle['embedding'])}})
+    net = recipe.build_network(cfg)
+    assert recipe.load_pretrained(net, path) == []
+    net.set_train(False)
+    np.testing.assert_allclose(net(ms.Tensor(bundle['x'])).asnumpy(), bundle['embedding_out'],
+                               rtol=1e-4, atol=1e-5)
+    # a MindSpore checkpoint of the same network goes through the shared name/shape loader
+    from src.checkpoint import save_params
+    ckpt = str(tmp_path / 'net.ckpt')
+    save_params({n: p.asnumpy() for n, p in net.parameters_and_names()}, ckpt)
+    other = recipe.build_network(cfg)
+    assert recipe.load_pretrained(other, ckpt) == []
+    other.set_train(False)
+    np.testing.assert_allclose(other(ms.Tensor(bundle['x'])).asnumpy(), bundle['embedding_out'],
+                               rtol=1e-4, atol=1e-5)
