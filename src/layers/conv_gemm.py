@@ -26,6 +26,11 @@ Inputs are padded by the caller (:mod:`src.layers.conv`): these cells never pad.
 from mindspore import nn, ops
 
 
+# widest input for row taps (see make_gemm_conv); measured on CNN14: 256 keeps its first
+# three blocks on row taps
+ROW_TAP_MAX_CHANNELS = 256
+
+
 def effective_size(kernel, dilation):
     """Span of a dilated kernel: dilation * (kernel - 1) + 1."""
     return dilation * (kernel - 1) + 1
@@ -213,10 +218,16 @@ class RowTapConv2d(Im2colConv2d):
         cols = ops.unfold(img, self.row_kernel, self.row_dilation, 0, self.row_stride)
         return cols.reshape(cols.shape[1], -1)
 
+    def _reverse_rows(self, t):
+        """Reverse axis 1 (the kh kernel rows) of an (O, kh, ...) tensor by concatenating its
+        slices: whole contiguous blocks are copied (MindSpore's ReverseV2 on CPU took 92 ms for
+        a 2048 x 2048 x 3 x 3 weight, half of a CNN14 inference)."""
+        return ops.concat([t[:, i:i + 1] for i in range(self.kernel_size[0] - 1, -1, -1)], 1)
+
     def _row_weight(self, w):
         """(O, C, kh, kw) -> (O*kh, C*kw), rows ordered (output channel, kernel row reversed)."""
         out_channels, channels, rows, width = w.shape
-        w = ops.transpose(ops.flip(w, (2,)), (0, 2, 1, 3))
+        w = self._reverse_rows(ops.transpose(w, (0, 2, 1, 3)))
         return w.reshape(out_channels * rows, channels * width)
 
     def construct(self, x, w):
@@ -237,7 +248,7 @@ class RowTapConv2d(Im2colConv2d):
         dz = ops.unfold(dy, self.tap_kernel, self.tap_dilation, self.tap_padding, 1)
         dz = dz.reshape(out_channels * rows, -1)                            # (O*kh, R*W_out)
         dw = self._weight_grad(dz, cols, (out_channels, rows, channels, -1))
-        dw = ops.transpose(ops.flip(dw, (1,)), (0, 2, 1, 3))                # (O, C, kh, kw)
+        dw = ops.transpose(self._reverse_rows(dw), (0, 2, 1, 3))            # (O, C, kh, kw)
         dcols = self.matmul_ta(self._row_weight(w), dz)                     # (C*kw, R*W_out)
         dimg = ops.fold(dcols.reshape(1, -1, dcols.shape[-1]), ops.tuple_to_array(img.shape[2:]),
                         self.row_kernel, self.row_dilation, 0, self.row_stride)
@@ -249,10 +260,13 @@ def make_gemm_conv(in_channels, out_channels, kernel_size, stride, dilation, gro
 
     Row taps trade columns of C*kh*kw rows for C*kw rows plus a GEMM output of O*kh rows: worth
     it for 64 -> 64 3x3 (384 rows against 576), not for 1 -> 64 3x3 (195 rows against 9, which
-    made it 3x slower).
+    made it 3x slower). They also re-lay the weight out on every call (O*C*kh*kw values, where
+    im2col only reshapes it), which pays off only when the positions far outnumber the
+    channels: true of the early, wide layers of a 2-D CNN, not of its deep ones (CNN14's
+    1024/2048-channel blocks see a few hundred positions), hence the channel limit.
     """
     (kh, kw), row_stride = kernel_size, stride[0]
-    row_taps = (group == 1 and row_stride == 1 and kh > 1
+    row_taps = (group == 1 and row_stride == 1 and kh > 1 and in_channels <= ROW_TAP_MAX_CHANNELS
                 and in_channels * kw + out_channels * kh < in_channels * kh * kw)
     cell = RowTapConv2d if row_taps else Im2colConv2d
     return cell(kernel_size, stride, dilation, group)
