@@ -1,7 +1,8 @@
 """Export a trained model: ``python export.py --config X.yaml [--checkpoint C] [--file_name F]``.
 
-Writes ``F.mindir`` (dynamic time axis, or ``--fixed_frames N`` for devices that need a static
-shape) and ``F.json``, a sidecar with what a user of the file needs (sample rate, feature
+Writes ``F.mindir`` (dynamic time axis, or a static shape for devices that need one:
+``--fixed_seconds S`` of audio, or ``--fixed_frames N`` in the model's input unit, fbank frames or
+samples) and ``F.json``, a sidecar with what a user of the file needs (sample rate, feature
 settings, input and output layout). The convolution kernels follow the export target: MindSpore's
 native operators for Ascend / Ascend 310 / GPU, the fast im2col path for CPU; ``--impl`` overrides.
 """
@@ -69,16 +70,25 @@ def main():
     p.add_argument('--target', choices=tuple(IMPL_FOR_TARGET), help='export.target')
     p.add_argument('--impl', choices=('auto', 'native', 'gemm'), help='export.impl')
     p.add_argument('--fixed_frames', type=int, help='export.fixed_frames (0 = dynamic)')
+    p.add_argument('--fixed_seconds', type=float, help='export.fixed_seconds: a static input of this '
+                   'much audio, e.g. 5 for PANNs (160000 samples at 32 kHz)')
     args = p.parse_args()
-    extra = [f"export.{k}={getattr(args, k)}" for k in ('target', 'impl', 'fixed_frames')
+    extra = [f"export.{k}={getattr(args, k)}" for k in ('target', 'impl', 'fixed_frames', 'fixed_seconds')
              if getattr(args, k) is not None]
     cfg = load_run_config(args, extra)
     set_up(cfg)
     from eval import find_checkpoint
     checkpoint = args.checkpoint or find_checkpoint(cfg.run_dir)
     file_name = args.file_name or os.path.join(cfg.run_dir, 'export', cfg.model.name)
+    fixed = cfg.export.fixed_frames
+    if cfg.export.fixed_seconds:
+        from src.errors import ConfigError
+        from src.recipes import get_recipe
+        if fixed:
+            raise ConfigError("set export.fixed_frames or export.fixed_seconds, not both")
+        fixed = get_recipe(cfg.model.name).input_length(cfg, cfg.export.fixed_seconds)
     model, sidecar = export_model(cfg, checkpoint, file_name, cfg.export.target, cfg.export.impl,
-                                  cfg.export.fixed_frames)
+                                  fixed)
     print(f"exported {model} (+ {sidecar})")
     return model
 

@@ -238,8 +238,8 @@ class Tagger:
 
     def _from_panns(self, path, clip_seconds):
         from src.checkpoint import is_foreign_state, read_params, read_torch_state
-        from src.panns.convert import infer_panns_config, load_panns_state
-        from src.panns.tagging import AUDIOSET_CLASSES, panns_front_end, read_audioset_labels
+        from src.panns.convert import infer_panns_config, load_panns_state, panns_front_end
+        from src.panns.tagging import AUDIOSET_CLASSES, read_audioset_labels
         self.source = path
         if path.endswith(('.pth', '.pt', '.npz')) or is_foreign_state(path):
             state = read_torch_state(path, inner_key='model')
@@ -371,21 +371,46 @@ def run_tag(args):
     return records
 
 
+def solve_shape(shape, size, name):
+    """The input shape of a ``.bin`` of ``size`` float32 values: a leading unknown batch is 1 and
+    one other unknown axis is solved from the size (as the Ascend 310 app does)."""
+    dims = list(shape)
+    if len(dims) > 1 and dims[0] is None:
+        dims[0] = 1
+    known = int(np.prod([d for d in dims if d is not None]))
+    unknown = [i for i, d in enumerate(dims) if d is None]
+    if len(unknown) > 1:
+        raise UserError(f"input shape {shape} has more than one unknown axis besides the batch")
+    if unknown:
+        dims[unknown[0]] = size // known if known else 0
+    if int(np.prod(dims)) != size or size == 0:
+        raise UserError(f"{name}: {size} float32 values do not fit the model's input shape {shape}; "
+                        "write the inputs with `python preprocess.py infer_inputs` for this model")
+    return dims
+
+
 def run_bins(model, input_dir, output_dir):
     """Every ``<n>.bin`` of ``input_dir`` through the MindIR -> ``<output_dir>/<n>_0.bin``."""
-    embed = Embedder(model)
-    shape = embed.meta.get('input_shape') or [1, None, embed.fbank.n_mels]
     if not os.path.isdir(input_dir):
         raise UserError(f"input folder not found: {input_dir}")
     names = sorted((f for f in os.listdir(input_dir) if f.endswith('.bin')), key=lambda f: (len(f), f))
     if not names:
         raise UserError(f"no .bin files in {input_dir}: run `python preprocess.py infer_inputs` first")
+    net, meta = load_mindir(model)
+    shape = meta.get('input_shape')
+    if not shape:
+        n_mels = meta.get('features', {}).get('n_mels')
+        if not n_mels:
+            raise UserError(f"{model}: its sidecar has no input_shape; re-export it with export.py")
+        shape = [1, None, n_mels]       # sidecars of older exports: speaker models only
     import mindspore as ms
     from src.engine.trainer import progress
     os.makedirs(output_dir, exist_ok=True)
     for name in progress(names, desc='inference'):
-        x = np.fromfile(os.path.join(input_dir, name), np.float32).reshape(1, -1, shape[-1])
-        y = embed.net(ms.Tensor(x)).asnumpy().astype(np.float32)
+        x = np.fromfile(os.path.join(input_dir, name), np.float32)
+        x = x.reshape(solve_shape(shape, x.size, os.path.join(input_dir, name)))
+        y = net(ms.Tensor(x))
+        y = (y[0] if isinstance(y, (tuple, list)) else y).asnumpy().astype(np.float32)
         y.tofile(os.path.join(output_dir, name[:-4] + '_0.bin'))
     print(f"{len(names)} outputs -> {output_dir}")
     return len(names)

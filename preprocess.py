@@ -69,8 +69,7 @@ def infer_inputs(args):
     from src.recipes import get_recipe
     cfg = load_run_config(args)
     count = get_recipe(cfg.model.name).write_inference_inputs(cfg, args.out)
-    print(f"{count} inputs -> {os.path.join(args.out, 'feats')}; index: "
-          f"{os.path.join(args.out, 'utterances.tsv')}")
+    print(f"{count} inputs -> {os.path.join(args.out, 'feats')}; their index is beside it in {args.out}")
     return count
 
 
@@ -96,6 +95,7 @@ def main():
     i = sub.add_parser('infer_inputs', help='evaluation inputs as .bin files for offline inference')
     i.add_argument('--config', required=True)
     i.add_argument('--out', required=True)
+    i.add_argument('--fold', type=int, help='the held-out fold to write (models with folds, e.g. ESC-50)')
     i.add_argument('overrides', nargs='*', metavar='key=value')
     args = p.parse_args()
     return {'demo': demo, 'voxceleb': voxceleb, 'infer_inputs': infer_inputs}[args.command](args)

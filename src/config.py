@@ -79,6 +79,7 @@ class TrainConfig:
 class ExportConfig:
     file_format: Literal['MINDIR', 'AIR', 'ONNX'] = 'MINDIR'
     fixed_frames: int = 0            # 0 = dynamic time axis; > 0 = fixed input length
+    fixed_seconds: float = 0.0       # fixed input of this much audio (the recipe's unit: frames, samples)
     impl: Literal['auto', 'native', 'gemm'] = 'auto'   # convolution kernels in the export
     target: Literal['CPU', 'GPU', 'Ascend', 'Ascend310'] = 'CPU'
 

@@ -44,9 +44,11 @@ def convert(path, classes_num=None):
 
     state = read_panns_state(path)
     found = infer_panns_config(state)
+    from src.panns.convert import panns_front_end
     args = {'classes_num': classes_num or found['classes_num'], 'mel_bins': found['mel_bins']}
     if 'window_size' in found:
-        args['window_size'] = found['window_size']
+        # sample rate, hop and fmax are not in the checkpoint: PANNs ties them to the window
+        args.update(panns_front_end(found['window_size']))
     net = ARCHITECTURES[found['architecture']](**args)
     skipped = load_panns_state(net, state)
     params = {name: p.asnumpy() for name, p in net.parameters_and_names()}

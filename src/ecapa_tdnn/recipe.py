@@ -191,6 +191,10 @@ class EcapaRecipe(Recipe):
             return [ms.Tensor(np.zeros((1, length, cfg.data.n_mels), np.float32))]
         return [ms.Tensor(shape=[None, None, cfg.data.n_mels], dtype=ms.float32)]
 
+    def input_length(self, cfg, seconds):
+        fbank = self.fbank(cfg)
+        return int(fbank(np.zeros(int(round(seconds * cfg.data.sample_rate)), np.float32)).shape[0])
+
     def sidecar(self, cfg):
         return {'model': cfg.model.name, 'input': 'fbank (batch, frames, n_mels), float32',
                 'output': 'embedding (batch, 1, lin_neurons)', 'sample_rate': cfg.data.sample_rate,

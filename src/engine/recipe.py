@@ -69,6 +69,12 @@ class Recipe:
         """Example input tensors for export; ``length`` None = dynamic along time."""
         raise NotImplementedError
 
+    def input_length(self, cfg, seconds):
+        """Length of the exported input's time axis for ``seconds`` of audio (frames, samples)."""
+        from ..errors import ConfigError
+        raise ConfigError("this model cannot convert export.fixed_seconds to its input length: "
+                          "give export.fixed_frames")
+
     def sidecar(self, cfg):
         """JSON-able facts an exported model needs beside it (sample rate, features ...)."""
         return {}

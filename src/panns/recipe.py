@@ -186,13 +186,17 @@ class PannsRecipe(Recipe):
             params = {'backbone.' + k: v for k, v in params.items()}
         return load_matching(network, params, path)
 
-    def evaluate(self, network, cfg, out_dir, progress=True, cache_key=''):
-        import mindspore as ms
-        from ..engine.trainer import progress as bar
+    def _test_set(self, cfg):
         from .dataset import SoundClipSet
         _, test, targets, names = self._split(cfg)
         items = SoundClipSet(test, cfg.data.sample_rate, cfg.data.clip_seconds, train=False,
                              targets=targets)
+        return items, names
+
+    def evaluate(self, network, cfg, out_dir, progress=True, cache_key=''):
+        import mindspore as ms
+        from ..engine.trainer import progress as bar
+        items, names = self._test_set(cfg)
         network.set_train(False)
         rng = np.random.default_rng(0)
         size = cfg.eval.batch_size
@@ -202,10 +206,13 @@ class PannsRecipe(Recipe):
             logits = network(ms.Tensor(batch['waveform'])).asnumpy()
             predictions.append(logits.argmax(1))
             labels.append(batch['target'])
-        predicted, truth = np.concatenate(predictions), np.concatenate(labels)
+        return self._report(np.concatenate(predictions), np.concatenate(labels), names, cfg, out_dir)
+
+    def _report(self, predicted, truth, names, cfg, out_dir):
+        """Accuracy, per-class accuracy and the confusion matrix (metrics.json, PNG)."""
         if len(truth) == 0:
             raise DataError(f"fold {cfg.data.test_fold} has no clips to evaluate")
-        k = len(targets)
+        k = len(names)
         confusion = np.zeros((k, k), np.int64)
         np.add.at(confusion, (truth, predicted), 1)
         per_class = {names[i]: float(confusion[i, i] / max(1, confusion[i].sum())) for i in range(k)}
@@ -220,6 +227,48 @@ class PannsRecipe(Recipe):
             plot_confusion(confusion, names, os.path.join(out_dir, 'confusion_matrix.png'),
                            f"{cfg.model.name}, fold {cfg.data.test_fold}: accuracy {metrics['accuracy']:.4f}")
         return metrics
+
+    def write_inference_inputs(self, cfg, out_dir, progress=True):
+        """The held-out fold's evaluation windows as ``<out_dir>/feats/<n>.bin`` (float32
+        waveform (1, samples), the exported model's input) and ``<out_dir>/clips.tsv``
+        (``n, path, label``)."""
+        from ..data.manifest import write_text
+        from ..engine.trainer import progress as bar
+        items, _ = self._test_set(cfg)
+        feats = os.path.join(out_dir, 'feats')
+        os.makedirs(feats, exist_ok=True)
+        rng, rows = np.random.default_rng(0), []
+        for n in bar(range(len(items)), disable=None if progress else True, desc='clips'):
+            batch = items.make_batch([n], rng)
+            if batch['_bad']:
+                raise DataError(f"{items.paths[n]} is unreadable: fix or remove it before writing "
+                                "inference inputs")
+            batch['waveform'].astype(np.float32).tofile(os.path.join(feats, f'{n}.bin'))
+            rows.append(f"{n}\t{items.paths[n]}\t{int(batch['target'][0])}\n")
+        write_text(os.path.join(out_dir, 'clips.tsv'), ''.join(rows))
+        return len(rows)
+
+    def score_inference_outputs(self, cfg, input_dir, result_dir):
+        """Accuracy (as :meth:`evaluate`) from the logits ``<result_dir>/<n>_0.bin``."""
+        table = os.path.join(input_dir, 'clips.tsv')
+        if not os.path.exists(table):
+            raise DataError(f"{table} not found: run `python preprocess.py infer_inputs` first")
+        with open(table) as f:
+            rows = [line.rstrip('\n').split('\t') for line in f if line.strip()]
+        names = self.class_names(cfg) or [str(i) for i in range(cfg.model.args.get('num_classes', 50))]
+        predicted, truth = [], []
+        for n, _, label in rows:
+            path = os.path.join(result_dir, f'{n}_0.bin')
+            if not os.path.exists(path):
+                raise DataError(f"{path} not found: the inference run wrote only part of the "
+                                f"{len(rows)} outputs; run it on every file of {input_dir}/feats")
+            logits = np.fromfile(path, np.float32)
+            if logits.size != len(names):
+                raise DataError(f"{path}: {logits.size} values, expected {len(names)} class logits")
+            predicted.append(int(logits.argmax()))
+            truth.append(int(label))
+        out_dir = os.path.join(os.path.dirname(os.path.abspath(result_dir)), 'eval')
+        return self._report(np.array(predicted), np.array(truth), names, cfg, out_dir)
 
     def combine_folds(self, fold_results, out_dir):
         """The confusion matrix and per-class accuracy summed over the folds' evaluations."""
@@ -253,6 +302,9 @@ class PannsRecipe(Recipe):
         if length:
             return [ms.Tensor(np.zeros((1, length), np.float32))]
         return [ms.Tensor(shape=[None, None], dtype=ms.float32)]
+
+    def input_length(self, cfg, seconds):
+        return int(round(seconds * cfg.data.sample_rate))
 
     def class_names(self, cfg):
         """The class names in output order, from the configured data; None when it is absent."""

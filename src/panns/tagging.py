@@ -25,7 +25,7 @@ import os
 
 import numpy as np
 
-from src.errors import CheckpointError, DataError, UserError
+from src.errors import DataError, UserError
 
 AUDIO_EXTENSIONS = ('.wav', '.flac', '.ogg')
 AGGREGATES = ('mean', 'max')
@@ -234,28 +234,6 @@ def read_audioset_labels(path=AUDIOSET_LABELS):
                                 f"got {','.join(row)}")
             names.append(row[2])
     return names
-
-
-def panns_front_end(window_size):
-    """Front-end arguments of a public PANNs checkpoint, known from its STFT window length.
-
-    A checkpoint holds the STFT kernels and the mel matrix but not the sample rate nor the hop,
-    which PANNs ties to the window: 32 kHz (window 1024, hop 320, 50-14000 Hz, the ``Cnn14``,
-    ``Cnn10``, ``Cnn6`` taggers), 16 kHz (512, 160, 50-8000) and 8 kHz (256, 80, 50-4000).
-
-    Returns:
-        dict of ``sample_rate``, ``window_size``, ``hop_size``, ``fmin``, ``fmax``.
-
-    Raises:
-        CheckpointError: a window of none of the three.
-    """
-    known = {1024: (32000, 320, 14000), 512: (16000, 160, 8000), 256: (8000, 80, 4000)}
-    if window_size not in known:
-        raise CheckpointError(f"a PANNs checkpoint with a {window_size}-sample STFT window: none of "
-                              "the public 32/16/8 kHz front ends (1024/512/256)")
-    sample_rate, hop_size, fmax = known[window_size]
-    return {'sample_rate': sample_rate, 'window_size': window_size, 'hop_size': hop_size,
-            'fmin': 50, 'fmax': fmax}
 
 
 def default_labels(num_classes):

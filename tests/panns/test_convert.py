@@ -123,6 +123,7 @@ def test_convert_tool_writes_a_loadable_checkpoint(tmp_path, capsys):
     config = json.loads((tmp_path / 'cnn6.json').read_text())
     assert config['architecture'] == 'cnn6' and config['args']['classes_num'] == 5
     assert config['checkpoint_classes_num'] == 50
+    assert config['args']['sample_rate'] == 32000 and config['args']['hop_size'] == 320  # from the window
     net = Cnn6(**config['args'])
     assert ms.load_param_into_net(net, ms.load_checkpoint(str(out)), strict_load=True) in ([], ([], []))
     with np.load(BUNDLE) as z:

@@ -236,6 +236,25 @@ def test_cross_validation_end_to_end(esc50, tmp_path):
     started = run('train.py', '--config', str(config), '--run_dir', str(tmp_path / 'two'), '--fold', '3',
                   'train.max_steps=1', f"model.pretrained={tmp_path / 'one' / 'checkpoints' / ckpt['latest']}.ckpt")
     assert 'initialised from' in started.stdout and 'parameters loaded' in started.stdout
+    # export (dynamic and a fixed 1 s input) and the offline chain of the Ascend 310 app, run by
+    # infer.py bins: the same accuracy as eval.py on the same checkpoint
+    checkpoint = str(tmp_path / 'one' / 'checkpoints' / f"{ckpt['latest']}.ckpt")
+    common = ('--config', str(config), '--run_dir', str(tmp_path / 'one'), '--fold', '3')
+    fixed = str(tmp_path / 'export' / 'fixed')
+    run('export.py', *common, '--checkpoint', checkpoint, '--fixed_seconds', '1', '--file_name', fixed)
+    assert json.loads(open(fixed + '.json').read())['input_shape'] == [1, 8000]
+    run('export.py', *common, '--checkpoint', checkpoint)
+    mindir = str(tmp_path / 'one' / 'export' / 'panns_cnn6.mindir')
+    assert json.loads(open(mindir[:-7] + '.json').read())['input_shape'] == [None, None]
+    offline = str(tmp_path / 'offline')
+    run('preprocess.py', 'infer_inputs', '--config', str(config), '--fold', '3', '--out', offline)
+    assert len(os.listdir(os.path.join(offline, 'feats'))) == 3
+    for model in (mindir, fixed + '.mindir'):
+        run('infer.py', 'bins', '--model', model, '--input', f'{offline}/feats', '--output', f'{offline}/result')
+        scored = run('postprocess.py', *common, '--input_dir', offline, '--result_dir', f'{offline}/result')
+        reference = run('eval.py', *common, '--checkpoint', checkpoint)
+        assert json.loads(scored.stdout.strip().splitlines()[-1])['accuracy'] == \
+            json.loads(reference.stdout.strip().splitlines()[-1])['accuracy']
 
 
 def test_fold_errors_are_one_line(tmp_path, esc50):
@@ -249,3 +268,21 @@ def test_fold_errors_are_one_line(tmp_path, esc50):
     assert 'model.pretrained' in one_line_failure(
         'train.py', '--config', str(config), '--run_dir', str(tmp_path / 'r'),
         'model.pretrained=/nonexistent/Cnn6.pth', 'train.max_steps=1')
+
+
+def test_silent_and_very_short_clips_give_finite_scores(tmp_path):
+    # a silent clip hits the log floor (-100 dB) everywhere; a clip far shorter than the STFT
+    # window is zero-padded to the clip length by the data pipeline, as in training
+    from src.audio import write_audio
+    recipe = get_recipe('panns_cnn6')
+    cfg = tiny_cfg()
+    net = recipe.build_network(cfg)
+    net.set_train(False)
+    write_audio(tmp_path / 'silent.wav', np.zeros(8000, np.float32), 8000)
+    write_audio(tmp_path / 'click.wav', np.full(40, 0.5, np.float32), 8000)      # 5 ms < window
+    rows = [{'path': str(tmp_path / n), 'fold': 1, 'target': t, 'category': n}
+            for t, n in enumerate(['silent.wav', 'click.wav'])]
+    batch = SoundClipSet(rows, 8000, 1.0, train=False).make_batch([0, 1], np.random.default_rng(0))
+    assert batch['waveform'].shape == (2, 8000)
+    logits = net(ms.Tensor(batch['waveform'])).asnumpy()
+    assert np.isfinite(logits).all() and logits.shape == (2, 3)

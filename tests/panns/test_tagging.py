@@ -12,8 +12,9 @@ import pytest
 
 from src.audio import read_audio, write_audio
 from src.errors import CheckpointError, DataError, UserError
+from src.panns.convert import panns_front_end
 from src.panns.tagging import (aggregate, class_labels, clip_windows, cut_windows, find_audio,
-                               format_score, format_tags, panns_front_end, predict_windows,
+                               format_score, format_tags, predict_windows,
                                read_audioset_labels, softmax, tag_record, tag_wave, top_k,
                                write_jsonl)
 
