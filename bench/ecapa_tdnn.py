@@ -15,7 +15,6 @@ least as fast):
 import argparse
 import json
 import os
-import statistics
 import sys
 import tempfile
 import time
@@ -24,59 +23,19 @@ import numpy as np
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
-REFERENCE = os.path.join(ROOT, '..', 'shared', 'reference', 'pytorch_cpu_bench.json')
-
-
-def pytorch_reference():
-    try:
-        with open(REFERENCE) as f:
-            return next(r for r in json.load(f) if r['model'] == 'ecapa')
-    except (OSError, StopIteration):
-        return None
-
-
-def timed(fn, warmup, iters):
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(iters):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times), min(times)
+from common import pytorch_reference, time_train_step, timed  # noqa: E402  (bench/common.py)
 
 
 def bench_train_step(channels, iters, warmup=2, batch=8, frames=200, classes=1000):
-    import mindspore as ms
     from src.config import build_config
-    from src.distributed import gradient_reducer
-    from src.engine.train_step import TrainStep, build_optimizer
     from src.recipes import get_recipe
     recipe = get_recipe('ecapa_tdnn')
     cfg = build_config({'model': {'name': 'ecapa_tdnn',
                                   'args': {'channels': [channels] * 4 + [3 * channels]}}})
-    rng = np.random.default_rng(0)
-    b, info = recipe.example_batch(cfg, batch, rng, frames=frames, num_classes=classes)
-    net = recipe.build_network(cfg)
-    loss_net = recipe.build_loss_net(net, cfg, info)
-    params = loss_net.trainable_params()
-    step = TrainStep(loss_net, build_optimizer(cfg.optim, params, 1e-4), gradient_reducer(params, 1))
-    step.set_train(True)
-    scale = ms.Tensor(1.0, ms.float32)
-    lr = ms.Tensor(1e-4, ms.float32)
-    inputs = [ms.Tensor(b[k]) for k in recipe.batch_keys]
-    n_params = sum(p.size for p in net.trainable_params())
-
-    def run():
-        step(scale, lr, *inputs)[0].asnumpy()
-
-    t0 = time.perf_counter()
-    run()
-    compile_s = time.perf_counter() - t0
-    median, fastest = timed(run, warmup - 1, iters)
-    return {'case': 'train_step', 'channels': channels, 'params': int(n_params),
-            'input': [batch, frames, 80], 'classes': classes, 'compile_s': round(compile_s, 2),
-            'median_s': round(median, 4), 'min_s': round(fastest, 4)}, net, cfg, recipe
+    b, info = recipe.example_batch(cfg, batch, np.random.default_rng(0), frames=frames, num_classes=classes)
+    times, net = time_train_step(recipe, cfg, b, info, iters, warmup)
+    return dict({'case': 'train_step', 'channels': channels, 'input': [batch, frames, 80],
+                 'classes': classes}, **times), net, cfg, recipe
 
 
 def bench_inference(net, cfg, recipe, iters, warmup=2):
@@ -137,7 +96,7 @@ def main():
     os.environ.setdefault('GLOG_v', '3')
     from src.runtime import set_up_runtime
     set_up_runtime('CPU', 'graph', threads=args.threads or None)
-    ref = pytorch_reference()
+    ref = pytorch_reference('ecapa')
     results = []
     train, net, cfg, recipe = bench_train_step(args.channels, args.iters)
     results.append(train)

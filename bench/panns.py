@@ -15,70 +15,28 @@ least as fast), the same cases as the reference:
 import argparse
 import json
 import os
-import statistics
 import sys
-import time
 
 import numpy as np
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
-REFERENCE = os.path.join(ROOT, '..', 'shared', 'reference', 'pytorch_cpu_bench.json')
-
-
-def pytorch_reference(architecture):
-    try:
-        with open(REFERENCE) as f:
-            return next(r for r in json.load(f) if r['model'] == architecture)
-    except (OSError, StopIteration):
-        return None
-
-
-def timed(fn, warmup, iters):
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(iters):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times), min(times)
+from common import pytorch_reference, time_train_step, timed  # noqa: E402  (bench/common.py)
 
 
 def bench_train_step(architecture, iters, warmup=2, batch=8, seconds=5.0, classes=50):
-    import mindspore as ms
     from src.config import build_config
-    from src.distributed import gradient_reducer
-    from src.engine.train_step import TrainStep, build_optimizer
     from src.recipes import get_recipe
     name = 'panns_' + architecture
     recipe = get_recipe(name)
     cfg = build_config({'model': {'name': name, 'args': {'num_classes': classes}}})
     rng = np.random.default_rng(0)
     wave = (0.1 * rng.standard_normal((batch, int(seconds * 32000)))).astype(np.float32)
-    target = rng.integers(0, classes, batch).astype(np.int32)
     b, info = recipe.example_batch(cfg, batch, rng)
-    b.update(waveform=wave, target_probs=np.eye(classes, dtype=np.float32)[target])
-    net = recipe.build_network(cfg)
-    loss_net = recipe.build_loss_net(net, cfg, info)
-    params = loss_net.trainable_params()
-    step = TrainStep(loss_net, build_optimizer(cfg.optim, params, 1e-4), gradient_reducer(params, 1))
-    step.set_train(True)
-    scale = ms.Tensor(1.0, ms.float32)
-    lr = ms.Tensor(1e-4, ms.float32)
-    inputs = [ms.Tensor(b[k]) for k in recipe.batch_keys]
-    n_params = sum(p.size for p in net.trainable_params())
-
-    def run():
-        step(scale, lr, *inputs)[0].asnumpy()
-
-    t0 = time.perf_counter()
-    run()
-    compile_s = time.perf_counter() - t0
-    median, fastest = timed(run, warmup - 1, iters)
-    return {'case': 'train_step', 'model': name, 'params_trainable': int(n_params),
-            'input': list(wave.shape), 'classes': classes, 'compile_s': round(compile_s, 2),
-            'median_s': round(median, 4), 'min_s': round(fastest, 4)}
+    b.update(waveform=wave, target_probs=np.eye(classes, dtype=np.float32)[rng.integers(0, classes, batch)])
+    times, _ = time_train_step(recipe, cfg, b, info, iters, warmup)
+    return dict({'case': 'train_step', 'model': name, 'input': list(wave.shape), 'classes': classes},
+                **times)
 
 
 def bench_inference(architecture, iters, warmup=2, seconds=10.0):

@@ -9,6 +9,7 @@ import soundfile
 from src.audio import write_audio
 from src.data.demo import ESC10_CATEGORIES, make_demo
 from src.errors import ConfigError, DataError
+from tests.helpers import raises_one_line
 from src.panns.dataset import (SoundClipSet, class_names, class_targets, fold_split, read_esc50,
                                read_folder_of_classes, read_labelled_csv)
 
@@ -32,13 +33,7 @@ def fake_esc50(tmp_path, lines, files=()):
 
 
 def one_line_error(call, *match):
-    with pytest.raises(DataError) as info:
-        call()
-    message = str(info.value)
-    assert '\n' not in message
-    for part in match:
-        assert part in message, message
-    return message
+    return raises_one_line(DataError, call, *match)
 
 
 def test_read_esc50_rows(esc50):

@@ -2,8 +2,6 @@
 sidecar's class names, and cross-validation (--fold / --folds) end to end on a tiny corpus."""
 import json
 import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -15,6 +13,7 @@ from src.data.demo import make_demo
 from src.errors import CheckpointError, ConfigError
 from src.panns.dataset import SoundClipSet, read_esc50
 from src.recipes import get_recipe
+from tests.helpers import run_script, script_error
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BUNDLE = os.path.join(ROOT, 'tests', 'data', 'panns_cnn6.npz')
@@ -179,21 +178,11 @@ def test_parse_folds_and_summary_by_hand():
     assert format_summary(s).startswith('Accuracy = 0.7500 +- 0.2041 (mean over folds 1, 2, 4')
 
 
-def run(*args, cwd=ROOT, ok=True):
-    env = dict(os.environ, GLOG_v='3', PYTHONPATH=ROOT)
-    p = subprocess.run([sys.executable, *args], cwd=cwd, env=env, capture_output=True, text=True,
-                       timeout=600)
-    if ok:
-        assert p.returncode == 0, p.stderr[-3000:]
-    return p
+run = run_script
 
 
 def one_line_failure(*args):
-    p = run(*args, ok=False)
-    assert p.returncode == 2, p.stderr[-2000:]
-    lines = [line for line in p.stderr.strip().splitlines() if line.strip()]
-    assert len(lines) == 1 and lines[0].startswith('error: '), p.stderr[-2000:]
-    return lines[0]
+    return script_error(run_script(*args, ok=False))
 
 
 def test_cross_validation_end_to_end(esc50, tmp_path):

@@ -4,8 +4,6 @@ src.panns.tagging, the AudioSet label file, and the command end to end with an e
 import json
 import os
 import shutil
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -13,6 +11,7 @@ import pytest
 from src.audio import read_audio, write_audio
 from src.errors import CheckpointError, DataError, UserError
 from src.panns.convert import panns_front_end
+from tests.helpers import raises_one_line, run_script, script_error
 from src.panns.tagging import (aggregate, class_labels, clip_windows, cut_windows, find_audio,
                                format_score, format_tags, predict_windows,
                                read_audioset_labels, softmax, tag_record, tag_wave, top_k,
@@ -28,30 +27,11 @@ TINY_ARGS = {'num_classes': 3, 'sample_rate': RATE, 'window_size': 256, 'hop_siz
 
 
 def run(*args):
-    env = dict(os.environ, GLOG_v='3')
-    return subprocess.run([sys.executable, 'infer.py', *args], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=300)
+    return run_script('infer.py', *args, ok=False, timeout=300)
 
 
 def one_line_error(done, *parts):
-    """A script run that failed with status 2 and one ``error:`` line holding ``parts``."""
-    assert done.returncode == 2, done.stdout[-2000:] + done.stderr[-2000:]
-    assert 'Traceback' not in done.stderr
-    lines = [line for line in done.stderr.splitlines() if line.startswith('error:')]
-    assert len(lines) == 1, done.stderr[-2000:]
-    for part in parts:
-        assert part in lines[0], lines[0]
-    return lines[0]
-
-
-def raises_one_line(kind, call, *parts):
-    with pytest.raises(kind) as info:
-        call()
-    message = str(info.value)
-    assert '\n' not in message
-    for part in parts:
-        assert part in message, message
-    return message
+    return script_error(done, *parts)
 
 
 def parse_lines(stdout):

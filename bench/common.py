@@ -1,0 +1,59 @@
+"""What the model benchmarks share: PyTorch's reference times, the timing loop, and one compiled
+training step built the way the trainer builds it."""
+import json
+import os
+import statistics
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+REFERENCE = os.path.join(ROOT, '..', 'shared', 'reference', 'pytorch_cpu_bench.json')
+
+
+def pytorch_reference(model):
+    """The entry of ``model`` ('ecapa', 'cnn14', ...) in shared/reference/pytorch_cpu_bench.json,
+    or None when the file or the entry is missing."""
+    try:
+        with open(REFERENCE) as f:
+            return next(r for r in json.load(f) if r['model'] == model)
+    except (OSError, StopIteration):
+        return None
+
+
+def timed(fn, warmup, iters):
+    """(median, fastest) seconds of ``iters`` calls of ``fn`` after ``warmup`` calls."""
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(iters):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times), min(times)
+
+
+def time_train_step(recipe, cfg, batch, info, iters, warmup=2, lr=1e-4):
+    """Median and fastest seconds of the compiled train step (loss, gradients, Adam) on ``batch``.
+
+    Returns:
+        (dict with ``params``, ``compile_s``, ``median_s``, ``min_s``; the network).
+    """
+    import mindspore as ms
+    from src.distributed import gradient_reducer
+    from src.engine.train_step import TrainStep, build_optimizer
+    net = recipe.build_network(cfg)
+    loss_net = recipe.build_loss_net(net, cfg, info)
+    params = loss_net.trainable_params()
+    step = TrainStep(loss_net, build_optimizer(cfg.optim, params, lr), gradient_reducer(params, 1))
+    step.set_train(True)
+    scale, rate = ms.Tensor(1.0, ms.float32), ms.Tensor(lr, ms.float32)
+    inputs = [ms.Tensor(batch[k]) for k in recipe.batch_keys]
+
+    def run():
+        step(scale, rate, *inputs)[0].asnumpy()
+
+    t0 = time.perf_counter()
+    run()
+    compile_s = time.perf_counter() - t0
+    median, fastest = timed(run, warmup - 1, iters)
+    return {'params': int(sum(p.size for p in net.trainable_params())), 'compile_s': round(compile_s, 2),
+            'median_s': round(median, 4), 'min_s': round(fastest, 4)}, net

@@ -1,0 +1,31 @@
+"""bench/panns.py and bench/ecapa_tdnn.py run and print what they promise (smoke tests on small
+settings; timings are not asserted)."""
+import json
+import os
+import subprocess
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def bench(script, *args):
+    done = subprocess.run([sys.executable, os.path.join(ROOT, 'bench', script), *args], cwd=ROOT,
+                          env=dict(os.environ, GLOG_v='3'), capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return [json.loads(line) for line in done.stdout.splitlines() if line.startswith('{')]
+
+
+def test_panns_bench_reports_inference_and_ratios():
+    lines = bench('panns.py', '--architecture', 'cnn6', '--iters', '1', '--skip-train')
+    infer, summary = lines[0], lines[-1]
+    assert infer['case'] == 'infer_10s' and infer['input'] == [1, 320000]
+    assert 0 < infer['min_s'] <= infer['median_s'] and infer['dynamic_length_median_s'] > 0
+    assert summary['case'] == 'summary'
+
+
+def test_ecapa_bench_reports_a_train_step():
+    lines = bench('ecapa_tdnn.py', '--channels', '64', '--iters', '1', '--skip-data')
+    train = lines[0]
+    assert train['case'] == 'train_step' and train['channels'] == 64 and train['params'] > 0
+    assert 0 < train['min_s'] <= train['median_s']
+    assert lines[1]['case'] == 'infer_10s' and lines[-1]['case'] == 'summary'

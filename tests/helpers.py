@@ -1,0 +1,41 @@
+"""What several test modules share: running the top-level scripts and checking one-line errors."""
+import os
+import subprocess
+import sys
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def run_script(*args, ok=True, timeout=600):
+    """``python <args>`` from the repository root; with ``ok`` the run must succeed."""
+    env = dict(os.environ, GLOG_v='3', PYTHONPATH=ROOT)
+    done = subprocess.run([sys.executable, *args], cwd=ROOT, env=env, capture_output=True,
+                          text=True, timeout=timeout)
+    if ok:
+        assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
+    return done
+
+
+def script_error(done, *parts):
+    """A script run that failed with status 2 and exactly one ``error:`` line holding ``parts``
+    (and no traceback); returns that line."""
+    assert done.returncode == 2, done.stdout[-2000:] + done.stderr[-2000:]
+    assert 'Traceback' not in done.stderr, done.stderr[-2000:]
+    lines = [line for line in done.stderr.splitlines() if line.startswith('error:')]
+    assert len(lines) == 1, done.stderr[-2000:]
+    for part in parts:
+        assert part in lines[0], lines[0]
+    return lines[0]
+
+
+def raises_one_line(kind, call, *parts):
+    """``call()`` raises ``kind`` with a one-line message holding ``parts``; returns it."""
+    with pytest.raises(kind) as info:
+        call()
+    message = str(info.value)
+    assert '\n' not in message
+    for part in parts:
+        assert part in message, message
+    return message
