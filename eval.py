@@ -1,6 +1,8 @@
 """Evaluate a checkpoint: ``python eval.py --config configs/ecapa_tdnn/demo.yaml [--checkpoint X.ckpt]``.
 
-Without ``--checkpoint`` the run directory's best checkpoint is used (else its latest). Prints the
+Without ``--checkpoint`` the run directory's best checkpoint is used (else its latest); models
+evaluated on a held-out cross-validation fold use the latest (their best one is picked on that
+fold). Prints the
 model's metrics (speaker verification: ``EER = x.xx%`` and minDCF) and writes them, with score
 files and plots, to ``<run_dir>/eval/<checkpoint name>/``.
 """
@@ -10,13 +12,13 @@ import os
 from src.cli import config_parser, load_run_config, run_main, set_up
 
 
-def find_checkpoint(run_dir):
-    """best.ckpt of a run directory, else its latest checkpoint."""
+def find_checkpoint(run_dir, prefer='best'):
+    """best.ckpt of a run directory (``prefer='best'``), else its latest checkpoint."""
     from src.checkpoint import CheckpointManager
     from src.errors import CheckpointError
     manager = CheckpointManager(os.path.join(run_dir, 'checkpoints'))
     best = os.path.join(manager.directory, 'best.ckpt')
-    if os.path.exists(best):
+    if prefer == 'best' and os.path.exists(best):
         return best
     latest = manager.latest()
     if latest is None:
@@ -43,7 +45,8 @@ def main():
     args = p.parse_args()
     cfg = load_run_config(args)
     set_up(cfg)
-    checkpoint = args.checkpoint or find_checkpoint(cfg.run_dir)
+    from src.recipes import get_recipe
+    checkpoint = args.checkpoint or find_checkpoint(cfg.run_dir, get_recipe(cfg.model.name).default_checkpoint)
     recipe, network = load_network(cfg, checkpoint)
     from src.checkpoint import file_digest
     name = os.path.splitext(os.path.basename(checkpoint))[0]

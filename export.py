@@ -65,7 +65,8 @@ def export_model(cfg, checkpoint, file_name, target='CPU', impl='auto', fixed_fr
 
 def main():
     p = config_parser(__doc__.splitlines()[0])
-    p.add_argument('--checkpoint', help='default: the best checkpoint of the run directory')
+    p.add_argument('--checkpoint', help='default: the best checkpoint of the run directory (the latest for '
+                   'models validated on a cross-validation fold)')
     p.add_argument('--file_name', help='output path without extension (default <run_dir>/export/<model>)')
     p.add_argument('--target', choices=tuple(IMPL_FOR_TARGET), help='export.target')
     p.add_argument('--impl', choices=('auto', 'native', 'gemm'), help='export.impl')
@@ -78,7 +79,8 @@ def main():
     cfg = load_run_config(args, extra)
     set_up(cfg)
     from eval import find_checkpoint
-    checkpoint = args.checkpoint or find_checkpoint(cfg.run_dir)
+    from src.recipes import get_recipe
+    checkpoint = args.checkpoint or find_checkpoint(cfg.run_dir, get_recipe(cfg.model.name).default_checkpoint)
     file_name = args.file_name or os.path.join(cfg.run_dir, 'export', cfg.model.name)
     fixed = cfg.export.fixed_frames
     if cfg.export.fixed_seconds:
@@ -87,6 +89,9 @@ def main():
         if fixed:
             raise ConfigError("set export.fixed_frames or export.fixed_seconds, not both")
         fixed = get_recipe(cfg.model.name).input_length(cfg, cfg.export.fixed_seconds)
+        if fixed < 1:
+            raise ConfigError(f"export.fixed_seconds {cfg.export.fixed_seconds} is less than one "
+                              "input step of the model: give a longer input")
     model, sidecar = export_model(cfg, checkpoint, file_name, cfg.export.target, cfg.export.impl,
                                   fixed)
     print(f"exported {model} (+ {sidecar})")

@@ -252,9 +252,9 @@ class Tagger:
                                   "a PANNs tagger: pass it as --checkpoint with its --config")
         found = infer_panns_config(state)
         # the checkpoint's shapes, the public front end of its window, then the .json's args
-        args = dict({'classes_num': found['classes_num'], 'mel_bins': found['mel_bins']},
-                    **panns_front_end(args.get('window_size', found.get('window_size', 1024))),
-                    **{k: v for k, v in args.items() if k != 'window_size'})
+        args = {'classes_num': found['classes_num'], 'mel_bins': found['mel_bins'],
+                **panns_front_end(args.get('window_size', found.get('window_size', 1024))),
+                **args}                                   # later sources win
         _set_up()
         import mindspore as ms
         from src.panns.network import ARCHITECTURES
@@ -435,7 +435,7 @@ def build_parser():
         else:
             s.add_argument('--list', required=True, help='text file, one audio path per line')
             s.add_argument('--out', required=True, help='output .npz (paths, embeddings)')
-    about = 'speaker-embedding MindIR on preprocess.py infer_inputs .bin files (as the Ascend 310 app)'
+    about = 'MindIR on preprocess.py infer_inputs .bin files (as the Ascend 310 app)'
     b = sub.add_parser('bins', help=about, description=about)
     b.add_argument('--model', required=True, help='exported .mindir (its .json sidecar beside it)')
     b.add_argument('--input', required=True, help='folder of <n>.bin inputs (preprocess.py infer_inputs)')

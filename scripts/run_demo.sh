@@ -6,7 +6,7 @@
 #
 #   ecapa_tdnn  VoxCeleb-layout demo; EER next to the naive baseline; a verification. ~10 min.
 #   panns       ESC-50-layout demo; CNN6 accuracy on fold 5 and a confusion matrix; top-3 tags
-#               of a few clips. ~6 min.
+#               of a few clips. ~4 min.
 # VENV (default .venv) and RUN_DIR (default runs/<model>_demo) can be set.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -44,7 +44,7 @@ echo "== training $config -> $run"
 resume=""
 [ -f "$run/checkpoints/latest.json" ] && resume="--resume"
 "$py" train.py --config "$config" --run_dir "$run" $resume
-echo "== evaluation of the best checkpoint"
+echo "== evaluation (best checkpoint; PANNs: the final one, its validation is the test fold)"
 "$py" eval.py --config "$config" --run_dir "$run"
 echo "== export (MindIR, dynamic length) and inference with the exported file"
 "$py" export.py --config "$config" --run_dir "$run"

@@ -101,15 +101,17 @@ def load_params_into(net, path_or_params, path=None, allow_missing=(), allow_une
 
 
 def is_foreign_state(path):
-    """True for a file to read with :func:`read_torch_state`: an ``.npz`` or a PyTorch file
-    (a zip archive, whatever its suffix; speechbrain names them ``.ckpt`` like MindSpore)."""
-    if path.endswith('.npz'):
+    """True for a file to read with :func:`read_torch_state`: an ``.npz``, a ``.pth``/``.pt``, or
+    a PyTorch file by its content (a zip archive, or a pickle from torch < 1.6) whatever its
+    suffix (speechbrain names them ``.ckpt`` like MindSpore)."""
+    if path.endswith(('.npz', '.pth', '.pt')):
         return True
     try:
         with open(path, 'rb') as f:
-            return f.read(4) == b'PK\x03\x04'
+            head = f.read(4)
     except OSError:
         return False
+    return head == b'PK\x03\x04' or head[:1] == b'\x80'
 
 
 def read_torch_state(path, inner_key=None):

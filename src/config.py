@@ -201,6 +201,9 @@ def _check_ranges(cfg, where):
             raise ConfigError(f"{where}: train.{key} must be 0 or more, got {getattr(t, key)}")
     if len(cfg.optim.betas) != 2 or not all(isinstance(b, (int, float)) for b in cfg.optim.betas):
         raise ConfigError(f"{where}: optim.betas must be two numbers, got {list(cfg.optim.betas)}")
+    if cfg.export.fixed_frames < 0 or cfg.export.fixed_seconds < 0:
+        raise ConfigError(f"{where}: export.fixed_frames and export.fixed_seconds must be 0 (dynamic) "
+                          f"or positive, got {cfg.export.fixed_frames} and {cfg.export.fixed_seconds}")
     if cfg.optim.lr < 0 or cfg.optim.weight_decay < 0 or cfg.optim.grad_clip < 0:
         raise ConfigError(f"{where}: optim.lr, optim.weight_decay and optim.grad_clip must be >= 0")
 

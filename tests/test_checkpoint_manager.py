@@ -78,3 +78,19 @@ def test_a_checkpoint_that_does_not_fit_names_the_parameters(tmp_path):
     other = dense()
     load_params_into(other, params)
     np.testing.assert_array_equal(other.weight.asnumpy(), params['weight'])
+
+
+def test_foreign_state_files_are_told_from_mindspore_checkpoints(tmp_path):
+    # model.pretrained and the converters take either kind; the content decides, since
+    # speechbrain's torch files are named .ckpt like MindSpore's
+    from src.checkpoint import is_foreign_state, save_params
+    ours = str(tmp_path / 'net.ckpt')
+    save_params({'w': np.zeros(3, np.float32)}, ours)
+    zipped = tmp_path / 'embedding_model.ckpt'
+    zipped.write_bytes(b'PK\x03\x04' + b'\0' * 60)         # torch >= 1.6: a zip archive
+    pickled = tmp_path / 'old.bin'
+    pickled.write_bytes(b'\x80\x02' + b'\0' * 60)          # torch < 1.6: a pickle
+    assert not is_foreign_state(ours)
+    assert is_foreign_state(str(zipped)) and is_foreign_state(str(pickled))
+    assert is_foreign_state(str(tmp_path / 'x.npz')) and is_foreign_state(str(tmp_path / 'Cnn6.pth'))
+    assert not is_foreign_state(str(tmp_path / 'missing.ckpt'))

@@ -192,8 +192,10 @@ class EcapaRecipe(Recipe):
         return [ms.Tensor(shape=[None, None, cfg.data.n_mels], dtype=ms.float32)]
 
     def input_length(self, cfg, seconds):
-        fbank = self.fbank(cfg)
-        return int(fbank(np.zeros(int(round(seconds * cfg.data.sample_rate)), np.float32)).shape[0])
+        samples = int(round(seconds * cfg.data.sample_rate))
+        if samples < 1:
+            return 0
+        return int(self.fbank(cfg)(np.zeros(samples, np.float32)).shape[0])
 
     def sidecar(self, cfg):
         return {'model': cfg.model.name, 'input': 'fbank (batch, frames, n_mels), float32',

@@ -68,6 +68,14 @@ def format_summary(summary):
             f"+- {summary['std'][metric]:.4f} (mean over folds {folds}; per fold  {values})")
 
 
+def config_digest(cfg):
+    """A digest of what decides a fold's result: the config without run directory and runtime."""
+    import hashlib
+    from ..config import to_dict
+    tree = {k: v for k, v in to_dict(cfg).items() if k not in ('run_dir', 'runtime')}
+    return hashlib.sha256(json.dumps(tree, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
 def cross_validate(cfg, recipe, folds, rank=0, world=1, resume=False):
     """Train and evaluate every fold of ``folds`` in ``<cfg.run_dir>/fold<k>``.
 
@@ -81,9 +89,13 @@ def cross_validate(cfg, recipe, folds, rank=0, world=1, resume=False):
     for fold in folds:
         fold_cfg = set_fold(copy.deepcopy(cfg), fold)
         done = os.path.join(fold_cfg.run_dir, 'fold_result.json')
+        digest = config_digest(fold_cfg)
         if os.path.exists(done):
             with open(done) as f:
                 results[fold] = json.load(f)
+            if results[fold].get('config') not in (None, digest):
+                raise UserError(f"{done}: fold {fold} finished with another config; choose another "
+                                "--run_dir, or delete that file to train the fold again")
             print(f"fold {fold}: finished before ({done}), {recipe.best_metric} "
                   f"{results[fold]['metrics'].get(recipe.best_metric)}")
             continue
@@ -101,8 +113,9 @@ def cross_validate(cfg, recipe, folds, rank=0, world=1, resume=False):
             continue
         found = trainer.ckpt.latest()
         results[fold] = {'fold': fold, 'metrics': metrics, 'step': trainer.state['step'],
-                         'checkpoint': found[0] if found else None,
-                         'eval_dir': trainer.log.path('eval', f"epoch_{trainer.state['epoch']:03d}")}
+                         'checkpoint': os.path.abspath(found[0]) if found else None,
+                         'eval_dir': os.path.abspath(trainer.log.path('eval', f"epoch_{trainer.state['epoch']:03d}")),
+                         'config': digest}
         atomic_write_json(done, results[fold])
     if rank != 0:
         return None

@@ -23,6 +23,7 @@ class Recipe:
     tiny_lr = 1e-2        # Adam learning rate at which a few steps lower that variant's loss
     curve_metrics = ()    # evaluation metrics drawn in the training curves (default: best_metric)
     folds = ()            # cross-validation folds (``--fold`` / ``--folds``), e.g. ESC-50's 1-5
+    default_checkpoint = 'best'   # what eval.py / export.py take from a run: 'best' or 'last'
     fold_key = ''         # the ``data`` field naming the held-out fold
 
     def __init__(self, network_factory, loss_factory=None):

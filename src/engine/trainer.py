@@ -54,6 +54,11 @@ class Trainer:
         cfg, tc = self.cfg, self.cfg.train
         ms.set_seed(tc.seed)            # the same initial weights on every rank
         np.random.seed(tc.seed)
+        if self.recipe.folds and cfg.schedule.name == 'plateau':
+            from ..errors import ConfigError
+            raise ConfigError(f"schedule.name=plateau adapts the learning rate to the evaluation, "
+                              f"which for {cfg.model.name} is the held-out test fold: use a schedule "
+                              "that does not look at it (constant, cyclic, warmup_cosine, step ...)")
         self.train_set = self.recipe.train_set(cfg)
         self.network = self.recipe.build_network(cfg)
         self.loss_net = self.recipe.build_loss_net(self.network, cfg, self.train_set)

@@ -113,6 +113,9 @@ class PannsRecipe(Recipe):
     best_mode = 'max'
     curve_metrics = ('accuracy',)
     folds = (1, 2, 3, 4, 5)   # ESC-50's official folds (a CSV's folds are 1-5 too)
+    # evaluation is on the held-out fold: best.ckpt is picked on it, so the honest default is
+    # the final model
+    default_checkpoint = 'last'
     fold_key = 'test_fold'
     tiny_lr = 1e-4        # deep CNN with BatchNorm on a batch of 4: 1e-2 diverges
     tiny_args = {'num_classes': 4, 'sample_rate': 8000, 'window_size': 256, 'hop_size': 80,
@@ -136,6 +139,10 @@ class PannsRecipe(Recipe):
 
     def _split(self, cfg):
         from .dataset import fold_split
+        network_rate = cfg.model.args.get('sample_rate', 32000)
+        if network_rate != cfg.data.sample_rate:
+            raise ConfigError(f"data.sample_rate {cfg.data.sample_rate} differs from the network's "
+                              f"model.args.sample_rate {network_rate}: set both to the same rate")
         rows, targets, names = self.rows(cfg)
         train, test = fold_split(rows, cfg.data.test_fold)
         return train, test, targets, names
@@ -174,16 +181,25 @@ class PannsRecipe(Recipe):
         if is_foreign_state(path):
             skipped = load_panns_state(network.backbone, read_torch_state(path, inner_key='model'))
             return ['backbone.' + k for k in skipped] + ['fc.' + n for n, _ in network.fc.parameters_and_names()]
+        from ..errors import CheckpointError
         params = network_params(read_params(path))
         if not any(k.startswith('backbone.') for k in params):     # a converted bare backbone
-            arch = network.backbone.architecture
-            found = 'cnn14' if 'conv_block6.conv1.weight' in params else \
-                ('cnn6' if 'conv_block1.conv2.weight' not in params else 'cnn10')
-            if 'conv_block1.conv1.weight' in params and found != arch:
-                from ..errors import CheckpointError
-                raise CheckpointError(f"{path} holds a PANNs {found}, the network is {arch}: "
-                                      f"use model.name=panns_{found} or a {arch} checkpoint")
             params = {'backbone.' + k: v for k, v in params.items()}
+        arch = network.backbone.architecture
+        found = 'cnn14' if 'backbone.conv_block6.conv1.weight' in params else \
+            ('cnn6' if 'backbone.conv_block1.conv2.weight' not in params else 'cnn10')
+        if 'backbone.conv_block1.conv1.weight' in params and found != arch:
+            raise CheckpointError(f"{path} holds a PANNs {found}, the network is {arch}: "
+                                  f"use model.name=panns_{found} or a {arch} checkpoint")
+        # the whole backbone must fit (front end included); only the heads may differ
+        heads = ('fc.', 'backbone.fc_audioset.')
+        misfits = [n for n, p in network.parameters_and_names() if not n.startswith(heads)
+                   and (n not in params or tuple(params[n].shape) != tuple(p.shape))]
+        if misfits:
+            more = f" (+{len(misfits) - 3} more)" if len(misfits) > 3 else ''
+            raise CheckpointError(f"{path} does not fit the {arch} backbone: {', '.join(misfits[:3])}{more} "
+                                  "missing or of another shape; do model.args (sample_rate, "
+                                  "window_size, mel_bins) match the checkpoint's?")
         return load_matching(network, params, path)
 
     def _test_set(self, cfg):
@@ -230,8 +246,9 @@ class PannsRecipe(Recipe):
 
     def write_inference_inputs(self, cfg, out_dir, progress=True):
         """The held-out fold's evaluation windows as ``<out_dir>/feats/<n>.bin`` (float32
-        waveform (1, samples), the exported model's input) and ``<out_dir>/clips.tsv``
-        (``n, path, label``)."""
+        waveform (1, samples), the exported model's input), ``<out_dir>/clips.tsv``
+        (``n, path, label``) and ``<out_dir>/inputs.json`` (the fold). Inputs of an earlier,
+        larger fold left in ``feats/`` are removed, so that a runtime sees only these."""
         from ..data.manifest import write_text
         from ..engine.trainer import progress as bar
         items, _ = self._test_set(cfg)
@@ -245,7 +262,14 @@ class PannsRecipe(Recipe):
                                 "inference inputs")
             batch['waveform'].astype(np.float32).tofile(os.path.join(feats, f'{n}.bin'))
             rows.append(f"{n}\t{items.paths[n]}\t{int(batch['target'][0])}\n")
+        for name in os.listdir(feats):
+            stem = name[:-4] if name.endswith('.bin') else ''
+            if stem.isdigit() and int(stem) >= len(rows):
+                os.remove(os.path.join(feats, name))
         write_text(os.path.join(out_dir, 'clips.tsv'), ''.join(rows))
+        from ..checkpoint import atomic_write_json
+        atomic_write_json(os.path.join(out_dir, 'inputs.json'),
+                          {'model': cfg.model.name, 'fold': cfg.data.test_fold, 'clips': len(rows)})
         return len(rows)
 
     def score_inference_outputs(self, cfg, input_dir, result_dir):
@@ -268,6 +292,13 @@ class PannsRecipe(Recipe):
             predicted.append(int(logits.argmax()))
             truth.append(int(label))
         out_dir = os.path.join(os.path.dirname(os.path.abspath(result_dir)), 'eval')
+        facts = os.path.join(input_dir, 'inputs.json')
+        if os.path.exists(facts):           # the fold the inputs were written for
+            import copy
+            with open(facts) as f:
+                fold = json.load(f).get('fold', cfg.data.test_fold)
+            cfg = copy.deepcopy(cfg)
+            cfg.data.test_fold = fold
         return self._report(np.array(predicted), np.array(truth), names, cfg, out_dir)
 
     def combine_folds(self, fold_results, out_dir):

@@ -211,9 +211,11 @@ def test_cross_validation_end_to_end(esc50, tmp_path):
     assert summary['pooled_accuracy'] == pytest.approx(pooled)
     assert (run_dir / 'confusion_matrix.png').stat().st_size > 1000
     assert f"Accuracy = {summary['mean']['accuracy']:.4f}" in p.stdout
-    # a second run reuses the finished folds
+    # a second run reuses the finished folds, but not under another config
     again = run('train.py', '--config', str(config), '--run_dir', str(run_dir), '--folds', '1,2')
     assert again.stdout.count('finished before') == 2
+    assert 'finished with another config' in one_line_failure(
+        'train.py', '--config', str(config), '--run_dir', str(run_dir), '--folds', '1,2', 'optim.lr=0.1')
     # --fold k trains one fold in runs/<config>/fold<k> unless --run_dir is given
     one = run('train.py', '--config', str(config), '--run_dir', str(tmp_path / 'one'), '--fold', '3',
               'train.max_steps=1')
@@ -244,6 +246,9 @@ def test_cross_validation_end_to_end(esc50, tmp_path):
         reference = run('eval.py', *common, '--checkpoint', checkpoint)
         assert json.loads(scored.stdout.strip().splitlines()[-1])['accuracy'] == \
             json.loads(reference.stdout.strip().splitlines()[-1])['accuracy']
+    # the inputs know their fold
+    scored = run('postprocess.py', '--config', str(config), '--input_dir', offline, '--result_dir', f'{offline}/result')
+    assert json.loads(scored.stdout.strip().splitlines()[-1])['fold'] == 3
 
 
 def test_fold_errors_are_one_line(tmp_path, esc50):
@@ -254,6 +259,8 @@ def test_fold_errors_are_one_line(tmp_path, esc50):
     assert 'not both' in one_line_failure('train.py', '--config', str(config), '--fold', '1', '--folds', 'all')
     assert 'no cross-validation folds' in one_line_failure(
         'train.py', '--config', os.path.join(ROOT, 'configs', 'ecapa_tdnn', 'demo.yaml'), '--fold', '1')
+    assert 'held-out test fold' in one_line_failure(
+        'train.py', '--config', str(config), '--run_dir', str(tmp_path / 'p'), 'schedule.name=plateau')
     assert 'model.pretrained' in one_line_failure(
         'train.py', '--config', str(config), '--run_dir', str(tmp_path / 'r'),
         'model.pretrained=/nonexistent/Cnn6.pth', 'train.max_steps=1')
@@ -275,3 +282,44 @@ def test_silent_and_very_short_clips_give_finite_scores(tmp_path):
     assert batch['waveform'].shape == (2, 8000)
     logits = net(ms.Tensor(batch['waveform'])).asnumpy()
     assert np.isfinite(logits).all() and logits.shape == (2, 3)
+
+
+def test_pretrained_run_checkpoint_must_fit_the_whole_backbone(tmp_path):
+    # a run checkpoint of another architecture, or of another front end, is an error, not a
+    # partial load that leaves layers at their initial values
+    from src.checkpoint import save_params
+    recipe, cnn14 = full_classifier('panns_cnn14', classes=3)
+    other = str(tmp_path / 'cnn14_run.ckpt')
+    save_params({'network.' + n: p.asnumpy() for n, p in cnn14.parameters_and_names()}, other)
+    _, cnn10 = full_classifier('panns_cnn10', classes=3)
+    with pytest.raises(CheckpointError, match='cnn14, the network is cnn10'):
+        recipe.load_pretrained(cnn10, other)
+    recipe = get_recipe('panns_cnn6')
+    small = recipe.build_network(tiny_cfg())             # 8 kHz front end, 32 mel bins
+    run = str(tmp_path / 'tiny_run.ckpt')
+    save_params({'network.' + n: p.asnumpy() for n, p in small.parameters_and_names()}, run)
+    _, full = full_classifier('panns_cnn6', classes=3)
+    with pytest.raises(CheckpointError, match='does not fit the cnn6 backbone') as info:
+        recipe.load_pretrained(full, run)
+    assert '\n' not in str(info.value) and 'sample_rate' in str(info.value)
+
+
+def test_eval_and_export_default_to_the_final_checkpoint_of_a_fold(tmp_path):
+    # best.ckpt of a fold run is picked on the held-out fold itself: not the honest default
+    from eval import find_checkpoint
+    directory = tmp_path / 'checkpoints'
+    directory.mkdir()
+    (directory / 'latest.json').write_text(json.dumps({'latest': 'step_00000002', 'history': []}))
+    (directory / 'step_00000002.json').write_text('{}')
+    (directory / 'best.ckpt').write_bytes(b'x')
+    assert get_recipe('panns_cnn6').default_checkpoint == 'last'
+    assert get_recipe('ecapa_tdnn').default_checkpoint == 'best'
+    assert find_checkpoint(str(tmp_path), 'last') == str(directory / 'step_00000002.ckpt')
+    assert find_checkpoint(str(tmp_path), 'best') == str(directory / 'best.ckpt')
+
+
+def test_data_and_network_sample_rates_must_agree(esc50):
+    # clips resampled to one rate and a front end built for another would train silently wrong
+    cfg = tiny_cfg(esc50, sample_rate=16000)
+    with pytest.raises(ConfigError, match='data.sample_rate 16000 differs'):
+        get_recipe('panns_cnn6').train_set(cfg)
