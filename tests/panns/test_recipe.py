@@ -254,7 +254,8 @@ def test_cross_validation_end_to_end(esc50, tmp_path):
 def test_fold_errors_are_one_line(tmp_path, esc50):
     config = tmp_path / 'tiny.yaml'
     config.write_text(json.dumps({'model': {'name': 'panns_cnn6', 'args': dict(TINY, num_classes=3)},
-                                  'data': {'esc50_root': str(esc50)}}))
+                                  'data': {'esc50_root': str(esc50), 'sample_rate': 8000,
+                                           'clip_seconds': 1.0}}))
     assert 'folds of panns_cnn6 are 1, 2, 3, 4, 5' in one_line_failure('train.py', '--config', str(config), '--fold', '6')
     assert 'not both' in one_line_failure('train.py', '--config', str(config), '--fold', '1', '--folds', 'all')
     assert 'no cross-validation folds' in one_line_failure(
