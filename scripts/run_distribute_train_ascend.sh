@@ -29,7 +29,7 @@ EOF
     exit 1
 }
 # shellcheck source=scripts/common.sh
-. "$(dirname "$0")/common.sh"    # bad_argument, absolute
+. "$(dirname "$0")/common.sh"    # bad_argument, absolute, msrun_train
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 [ $# -ge 1 ] || bad_argument "expected RANK_TABLE_FILE, or msrun DEVICE_NUM"
@@ -91,17 +91,7 @@ log_dir=$(cd "$log_dir" && pwd)
 
 if [ "$launcher" = msrun ]; then
     command -v msrun >/dev/null 2>&1 || { echo "error: msrun not found (it comes with MindSpore >= 2.3)" >&2; exit 1; }
-    # msrun sets MS_WORKER_NUM, RANK_ID and DEVICE_ID per process; a rank table left in the
-    # environment would make MindSpore use it instead
-    unset RANK_TABLE_FILE RANK_SIZE RANK_ID OMPI_COMM_WORLD_SIZE
-    command=(msrun --worker_num="$device_num" --local_worker_num="$device_num" --master_addr=127.0.0.1
-             --master_port="${MASTER_PORT:-8118}" --log_dir="$log_dir" --join=True
-             train.py --config "$config" --device_target Ascend "$@")
-    echo "${command[*]}"
-    if ! "${command[@]}"; then
-        echo "error: distributed training failed; see $log_dir/worker_*.log" >&2
-        exit 1
-    fi
+    msrun_train "$device_num" "$log_dir" Ascend "$config" "$@"
     exit 0
 fi
 

@@ -19,7 +19,7 @@ EOF
     exit 1
 }
 # shellcheck source=scripts/common.sh
-. "$(dirname "$0")/common.sh"    # bad_argument, absolute
+. "$(dirname "$0")/common.sh"    # bad_argument, absolute, msrun_train
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 [ $# -ge 1 ] || bad_argument "expected DEVICE_NUM"
@@ -36,18 +36,9 @@ command -v msrun >/dev/null 2>&1 || { echo "error: msrun not found (it comes wit
 
 log_dir=${LOG_DIR:+$(absolute "$LOG_DIR")}     # the caller's folder, before cd
 cd "$root"
-# msrun's variables decide the ranks (src/distributed.py); none of another launcher may remain
-unset RANK_TABLE_FILE RANK_SIZE RANK_ID OMPI_COMM_WORLD_SIZE
 name=$(basename "${config%.*}")
 log_dir=${log_dir:-runs/launch/distribute_gpu_${name}_$(date +%Y%m%d_%H%M%S)}
 mkdir -p "$log_dir"
 log_dir=$(cd "$log_dir" && pwd)
-command=(msrun --worker_num="$device_num" --local_worker_num="$device_num" --master_addr=127.0.0.1
-         --master_port="${MASTER_PORT:-8118}" --log_dir="$log_dir" --join=True
-         train.py --config "$config" --device_target GPU "$@")
-echo "${command[*]}"
-if ! "${command[@]}"; then
-    echo "error: distributed training failed; see $log_dir/worker_*.log" >&2
-    exit 1
-fi
+msrun_train "$device_num" "$log_dir" GPU "$config" "$@"
 echo "done; logs in $log_dir"

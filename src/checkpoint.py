@@ -100,6 +100,50 @@ def load_params_into(net, path_or_params, path=None, allow_missing=(), allow_une
     return params
 
 
+def load_state(net, state, skip=(), subject='checkpoint does not fit the network', hint=''):
+    """Copy ``state`` (name -> array, names relative to ``net`` as ``parameters_and_names``
+    gives them) into ``net``, strictly: every parameter but those in ``skip`` must be there
+    with its shape, and nothing else.
+
+    Raises:
+        CheckpointError: ``subject``, then the first few missing, unexpected and wrongly shaped
+            names, then ``hint``, on one line.
+    """
+    params = dict(net.parameters_and_names())
+    expected = [n for n in params if n not in skip]
+    missing = [n for n in expected if n not in state]
+    unexpected = [n for n in state if n not in params]
+    mismatched = [f"{n} {tuple(np.shape(state[n]))} vs {tuple(params[n].shape)}"
+                  for n in expected if n in state and tuple(np.shape(state[n])) != tuple(params[n].shape)]
+    problems = []
+    for label, items in (('missing', missing), ('unexpected', unexpected),
+                         ('shape mismatch (checkpoint vs network)', mismatched)):
+        if items:
+            more = f" (+{len(items) - 5} more)" if len(items) > 5 else ""
+            problems.append(f"{label}: {', '.join(items[:5])}{more}")
+    if problems:
+        raise CheckpointError(f"{subject}: " + "; ".join(problems) + (f" ({hint})" if hint else ''))
+    from mindspore import Tensor
+    for name in expected:
+        params[name].set_data(Tensor(np.asarray(state[name]), dtype=params[name].dtype))
+
+
+def converted_paths(out, config_out=None):
+    """(checkpoint path, config JSON path) of a converter's output; ``out`` must end in .ckpt."""
+    from .errors import UserError
+    if not out.endswith('.ckpt'):
+        raise UserError(f"--out {out}: name the checkpoint *.ckpt (MindSpore would append the suffix)")
+    return out, config_out or os.path.splitext(out)[0] + '.json'
+
+
+def save_converted(params, out, config_path, config):
+    """A converter's result: the parameters as a MindSpore checkpoint and the network config
+    beside it, both written atomically."""
+    os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
+    save_params(params, out)
+    atomic_write_json(config_path, config)
+
+
 def is_foreign_state(path):
     """True for a file to read with :func:`read_torch_state`: an ``.npz``, a ``.pth``/``.pt``, or
     a PyTorch file by its content (a zip archive, or a pickle from torch < 1.6) whatever its

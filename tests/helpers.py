@@ -39,3 +39,28 @@ def raises_one_line(kind, call, *parts):
     for part in parts:
         assert part in message, message
     return message
+
+
+def file_hashes(root):
+    """{path relative to ``root``: sha256} of every file under ``root``."""
+    import hashlib
+    hashes = {}
+    for folder, _, names in os.walk(root):
+        for name in names:
+            path = os.path.join(folder, name)
+            with open(path, 'rb') as handle:
+                hashes[os.path.relpath(path, root)] = hashlib.sha256(handle.read()).hexdigest()
+    return hashes
+
+
+def randomise_batch_norms(net, seed=1):
+    """Non-trivial BatchNorm statistics and affine parameters (else eval-mode BN is an identity)."""
+    import mindspore as ms
+    import numpy as np
+    rng = np.random.default_rng(seed)
+    for name, p in net.parameters_and_names():
+        if name.endswith(('moving_mean', 'beta')):
+            p.set_data(ms.Tensor(0.1 * rng.standard_normal(p.shape).astype(np.float32)))
+        elif name.endswith(('moving_variance', 'gamma')):
+            p.set_data(ms.Tensor(rng.uniform(0.5, 1.5, p.shape).astype(np.float32)))
+    return net

@@ -11,7 +11,6 @@ freshly initialised (for fine-tuning). Writes ``model.ckpt`` and ``model.json`` 
 network arguments); the parameters are loaded into the network before anything is written.
 """
 import argparse
-import json
 import os
 import sys
 
@@ -19,7 +18,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
 
-from src.checkpoint import read_torch_state  # noqa: E402
+from src.checkpoint import converted_paths, read_torch_state, save_converted  # noqa: E402
 from src.errors import UserError  # noqa: E402
 
 
@@ -65,16 +64,9 @@ def main(argv=None):
     args = parser.parse_args(argv)
     os.environ.setdefault('GLOG_v', '3')      # MindSpore: errors only
     try:
-        if not args.out.endswith('.ckpt'):
-            raise UserError(f"--out {args.out}: name the checkpoint *.ckpt (MindSpore would "
-                            "append the suffix)")
+        out, config_path = converted_paths(args.out, args.config_out)
         params, config, skipped = convert(args.checkpoint, args.classes_num)
-        import mindspore as ms
-        os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
-        ms.save_checkpoint([{'name': k, 'data': ms.Tensor(v)} for k, v in params.items()], args.out)
-        config_path = args.config_out or os.path.splitext(args.out)[0] + '.json'
-        with open(config_path, 'w') as f:
-            json.dump(dict(config, reinitialised=skipped, source=args.checkpoint), f, indent=1)
+        save_converted(params, out, config_path, dict(config, reinitialised=skipped, source=args.checkpoint))
     except UserError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

@@ -13,7 +13,6 @@ Reading speechbrain's ``.ckpt`` files (``torch.save`` state dicts) needs PyTorch
 saved as ``.npz`` (``np.savez(path, **{k: v.numpy() for k, v in sd.items()})``) does not.
 """
 import argparse
-import json
 import os
 import sys
 
@@ -21,7 +20,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
 
-from src.checkpoint import read_torch_state  # noqa: E402
+from src.checkpoint import converted_paths, read_torch_state, save_converted  # noqa: E402
 from src.errors import CheckpointError, UserError  # noqa: E402
 
 
@@ -82,22 +81,15 @@ def main(argv=None):
     args = parser.parse_args(argv)
     os.environ.setdefault('GLOG_v', '3')      # MindSpore: errors only
     try:
-        if not args.out.endswith('.ckpt'):
-            raise UserError(f"--out {args.out}: name the checkpoint *.ckpt (MindSpore would "
-                            "append the suffix)")
+        out, config_path = converted_paths(args.out, args.config_out)
         params, config, num_classes = convert(args.embedding, args.classifier, args.hparams,
                                               args.embedding_prefix, args.classifier_prefix)
-        import mindspore as ms
-        out_dir = os.path.dirname(os.path.abspath(args.out))
-        os.makedirs(out_dir, exist_ok=True)
-        ms.save_checkpoint([{'name': k, 'data': ms.Tensor(v)} for k, v in params.items()], args.out)
-        config_path = args.config_out or os.path.splitext(args.out)[0] + '.json'
-        with open(config_path, 'w') as f:
-            json.dump({'model': 'ecapa_tdnn', 'args': config, 'num_classes': num_classes,
-                       'embedding_prefix': args.embedding_prefix,
-                       'classifier_prefix': args.classifier_prefix if num_classes else None,
-                       'source': {'embedding': args.embedding, 'classifier': args.classifier,
-                                  'hparams': args.hparams}}, f, indent=1)
+        save_converted(params, out, config_path,
+                       {'model': 'ecapa_tdnn', 'args': config, 'num_classes': num_classes,
+                        'embedding_prefix': args.embedding_prefix,
+                        'classifier_prefix': args.classifier_prefix if num_classes else None,
+                        'source': {'embedding': args.embedding, 'classifier': args.classifier,
+                                   'hparams': args.hparams}})
     except UserError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

@@ -19,6 +19,7 @@ import re
 
 import numpy as np
 
+from src.checkpoint import load_state
 from src.errors import CheckpointError, ConfigError
 
 _CONV_FIELDS = {'weight': 'weight', 'bias': 'bias'}
@@ -199,23 +200,7 @@ def load_state_into(net, state):
         CheckpointError: names missing from ``state``, names ``net`` does not have, or shapes
             that differ; the message lists (the first few of) each.
     """
-    params = dict(net.parameters_and_names())
-    missing = [n for n in params if n not in state]
-    unexpected = [n for n in state if n not in params]
-    mismatched = [f"{n} {tuple(np.shape(state[n]))} vs {tuple(params[n].shape)}"
-                  for n in params if n in state and tuple(np.shape(state[n])) != tuple(params[n].shape)]
-    problems = []
-    for label, items in (('missing', missing), ('unexpected', unexpected),
-                         ('shape mismatch (checkpoint vs network)', mismatched)):
-        if items:
-            more = f" (+{len(items) - 5} more)" if len(items) > 5 else ""
-            problems.append(f"{label}: {', '.join(items[:5])}{more}")
-    if problems:
-        raise CheckpointError("checkpoint does not fit the network: " + "; ".join(problems)
-                              + " (does the network config match the checkpoint's?)")
-    from mindspore import Tensor
-    for name, param in params.items():
-        param.set_data(Tensor(np.asarray(state[name]), dtype=param.dtype))
+    load_state(net, state, hint="does the network config match the checkpoint's?")
 
 
 # ------------------------------------------------------------------ speechbrain hyperparams.yaml

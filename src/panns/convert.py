@@ -17,6 +17,7 @@ import re
 
 import numpy as np
 
+from src.checkpoint import load_state
 from src.errors import CheckpointError
 
 _NORM_FIELDS = {'weight': 'gamma', 'bias': 'beta', 'running_mean': 'moving_mean',
@@ -162,22 +163,6 @@ def load_panns_state(net, state):
     if tuple(np.shape(converted['fc_audioset.weight'])) != tuple(params['fc_audioset.weight'].shape):
         skipped = [k for k in HEAD_KEYS if k in params]
         converted = {k: v for k, v in converted.items() if k not in HEAD_KEYS}
-    expected = [n for n in params if n not in skipped]
-    missing = [n for n in expected if n not in converted]
-    unexpected = [n for n in converted if n not in params]
-    mismatched = [f"{n} {tuple(np.shape(converted[n]))} vs {tuple(params[n].shape)}"
-                  for n in expected if n in converted
-                  and tuple(np.shape(converted[n])) != tuple(params[n].shape)]
-    problems = []
-    for label, items in (('missing', missing), ('unexpected', unexpected),
-                         ('shape mismatch (checkpoint vs network)', mismatched)):
-        if items:
-            more = f" (+{len(items) - 5} more)" if len(items) > 5 else ""
-            problems.append(f"{label}: {', '.join(items[:5])}{more}")
-    if problems:
-        raise CheckpointError("PANNs checkpoint does not fit the network: " + "; ".join(problems)
-                              + " (do sample_rate/window_size/mel_bins match the checkpoint's?)")
-    from mindspore import Tensor
-    for name in expected:
-        params[name].set_data(Tensor(np.asarray(converted[name]), dtype=params[name].dtype))
+    load_state(net, converted, skip=skipped, subject='PANNs checkpoint does not fit the network',
+               hint="do sample_rate/window_size/mel_bins match the checkpoint's?")
     return skipped

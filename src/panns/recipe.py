@@ -175,8 +175,8 @@ class PannsRecipe(Recipe):
         ``.npz``), the ``.ckpt`` of ``tools/convert_panns.py`` (backbone names), or a
         MindSpore checkpoint of this model. The backbone must be the same architecture; the
         new classification layer ``fc`` is left as initialised."""
-        from ..checkpoint import is_foreign_state, read_params, read_torch_state
-        from ..engine.recipe import load_matching, network_params
+        from ..checkpoint import is_foreign_state, load_state, read_params, read_torch_state
+        from ..engine.recipe import network_params
         from .convert import load_panns_state
         if is_foreign_state(path):
             skipped = load_panns_state(network.backbone, read_torch_state(path, inner_key='model'))
@@ -191,16 +191,13 @@ class PannsRecipe(Recipe):
         if 'backbone.conv_block1.conv1.weight' in params and found != arch:
             raise CheckpointError(f"{path} holds a PANNs {found}, the network is {arch}: "
                                   f"use model.name=panns_{found} or a {arch} checkpoint")
-        # the whole backbone must fit (front end included); only the heads may differ
-        heads = ('fc.', 'backbone.fc_audioset.')
-        misfits = [n for n, p in network.parameters_and_names() if not n.startswith(heads)
-                   and (n not in params or tuple(params[n].shape) != tuple(p.shape))]
-        if misfits:
-            more = f" (+{len(misfits) - 3} more)" if len(misfits) > 3 else ''
-            raise CheckpointError(f"{path} does not fit the {arch} backbone: {', '.join(misfits[:3])}{more} "
-                                  "missing or of another shape; do model.args (sample_rate, "
-                                  "window_size, mel_bins) match the checkpoint's?")
-        return load_matching(network, params, path)
+        # the whole backbone must fit (front end included); only heads that do not are left
+        heads = [n for n, p in network.parameters_and_names() if n.startswith(('fc.', 'backbone.fc_audioset.'))
+                 and (n not in params or tuple(params[n].shape) != tuple(p.shape))]
+        load_state(network, {k: v for k, v in params.items() if k not in heads}, skip=heads,
+                   subject=f"{path} does not fit the {arch} backbone",
+                   hint="do model.args (sample_rate, window_size, mel_bins) match the checkpoint's?")
+        return heads
 
     def _test_set(self, cfg):
         from .dataset import SoundClipSet

@@ -2,8 +2,6 @@
 channel behaviour that makes the naive baseline weak."""
 import copy
 import dataclasses
-import hashlib
-import os
 import re
 
 import numpy as np
@@ -16,6 +14,7 @@ from src.data.demo import (DEMO_CORPORA, Channel, Speaker, draw_channel, draw_sp
                            synthesize)
 from src.data.manifest import read_trials, write_trials
 from src.errors import ConfigError
+from tests.helpers import file_hashes
 
 TINY_VOX = dict(train_speakers=3, train_videos=2, train_utterances=2, train_seconds=(1.0, 1.5),
                 test_speakers=3, test_videos=2, test_utterances=2, test_seconds=(1.0, 1.5),
@@ -39,15 +38,6 @@ def make_all(out_dir, seed=0):
     make_demo('musan', out_dir, seed=seed, **TINY_MUSAN)
     make_demo('rirs_noises', out_dir, seed=seed, **TINY_RIRS)
 
-
-def file_hashes(root):
-    hashes = {}
-    for folder, _, names in os.walk(root):
-        for name in names:
-            path = os.path.join(folder, name)
-            with open(path, 'rb') as handle:
-                hashes[os.path.relpath(path, root)] = hashlib.sha256(handle.read()).hexdigest()
-    return hashes
 
 
 @pytest.fixture(scope='module')

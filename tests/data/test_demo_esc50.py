@@ -1,7 +1,6 @@
 """ESC-50 demo corpus: the published layout and CSV, byte-identical reruns, balanced folds,
 per-class streams, and clip levels that carry no class information."""
 import csv
-import hashlib
 import os
 import re
 
@@ -12,20 +11,12 @@ import soundfile
 from src.data.demo import (DEMO_CORPORA, ESC10_CATEGORIES, ESC50_CATEGORIES, esc50_clip,
                            esc50_demo_categories, make_demo)
 from src.errors import ConfigError
+from tests.helpers import file_hashes
 
 TINY = dict(classes=3, clips_per_class=5, seconds=1.0)
 FILE_NAME = re.compile(r'([1-5])-(\d{5,6})-([A-Z])-(\d{1,2})\.wav')
 LAYOUT = re.compile(r'ESC-50/(audio/[1-5]-\d{5,6}-[A-Z]-\d{1,2}\.wav|meta/esc50\.csv)')
 
-
-def file_hashes(root):
-    hashes = {}
-    for folder, _, names in os.walk(root):
-        for name in names:
-            path = os.path.join(folder, name)
-            with open(path, 'rb') as handle:
-                hashes[os.path.relpath(path, root)] = hashlib.sha256(handle.read()).hexdigest()
-    return hashes
 
 
 def read_meta(root):

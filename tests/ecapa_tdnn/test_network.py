@@ -11,6 +11,7 @@ from mindspore import nn
 
 from src.ecapa_tdnn.network import EcapaTdnn, length_mask
 from src.errors import ConfigError
+from tests.helpers import randomise_batch_norms
 
 TINY = dict(channels=(16, 16, 16, 16, 48), attention_channels=8, se_channels=8, res2net_scale=4,
             lin_neurons=16)
@@ -68,13 +69,7 @@ def eval_net(config, seed=0):
     ms.set_seed(seed)
     net = EcapaTdnn(**config)
     net.set_train(False)
-    rng = np.random.default_rng(seed + 1)
-    for name, p in net.parameters_and_names():
-        if name.endswith(('moving_mean', 'beta')):
-            p.set_data(ms.Tensor(0.1 * rng.standard_normal(p.shape).astype(np.float32)))
-        elif name.endswith(('moving_variance', 'gamma')):
-            p.set_data(ms.Tensor(rng.uniform(0.5, 1.5, p.shape).astype(np.float32)))
-    return net
+    return randomise_batch_norms(net, seed + 1)
 
 
 @pytest.fixture(scope='module')

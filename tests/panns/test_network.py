@@ -13,6 +13,7 @@ import mindspore as ms
 from mindspore import nn
 
 from src.panns.network import ARCHITECTURES, Cnn6, Cnn10, Cnn14, ConvBlock, SpecAugment
+from tests.helpers import randomise_batch_norms
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 # shared/reference/param_counts_full.json (PyTorch, 527 classes): trainable parameters,
@@ -29,15 +30,7 @@ def waveform(batch=1, samples=8000, seed=0):
     return (0.1 * np.random.default_rng(seed).standard_normal((batch, samples))).astype(np.float32)
 
 
-def randomise_batch_norms(net, seed=1):
-    """Non-trivial BatchNorm statistics and affine parameters (else eval-mode BN is an identity)."""
-    rng = np.random.default_rng(seed)
-    for name, p in net.parameters_and_names():
-        if name.endswith(('moving_mean', 'beta')):
-            p.set_data(ms.Tensor(0.1 * rng.standard_normal(p.shape).astype(np.float32)))
-        elif name.endswith(('moving_variance', 'gamma')):
-            p.set_data(ms.Tensor(rng.uniform(0.5, 1.5, p.shape).astype(np.float32)))
-    return net
+
 
 
 @pytest.fixture(scope='module')
