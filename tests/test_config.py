@@ -44,6 +44,8 @@ def test_overrides_are_parsed_as_yaml_and_applied():
     ('schedule.name=cyclik', "did you mean 'cyclic'?"),
     ('eval.as_norm=1', "eval.as_norm must be true or false"),
     ('train', "must look like section.key=value"),
+    ('export.fixed_seconds=-1', "export.fixed_frames and export.fixed_seconds must be 0 (dynamic) or positive"),
+    ('export.fixed_frames=-5', "must be 0 (dynamic) or positive"),
 ])
 def test_bad_keys_and_values_are_one_line_errors(override, message):
     with pytest.raises(ConfigError) as err:

@@ -280,3 +280,15 @@ def test_recipe_loads_speechbrain_weights_as_model_pretrained(bundle, tmp_path):
     other.set_train(False)
     np.testing.assert_allclose(other(ms.Tensor(bundle['x'])).asnumpy(), bundle['embedding_out'],
                                rtol=1e-4, atol=1e-5)
+
+
+def test_export_length_of_seconds_is_the_fbank_frame_count():
+    # export.py --fixed_seconds S: the static input holds the frames of S seconds of audio
+    from src.audio import Fbank
+    from src.config import build_config
+    from src.recipes import get_recipe
+    cfg = build_config({'model': {'name': 'ecapa_tdnn'}})
+    recipe = get_recipe('ecapa_tdnn')
+    assert recipe.input_length(cfg, 3.0) == Fbank()(np.zeros(48000, np.float32)).shape[0] == 301
+    assert recipe.input_length(cfg, 0.0) == 0
+    assert get_recipe('panns_cnn6').input_length(build_config({'model': {'name': 'panns_cnn6'}}), 5) == 160000
