@@ -38,13 +38,10 @@ def time_train_step(recipe, cfg, batch, info, iters, warmup=2, lr=1e-4):
         (dict with ``params``, ``compile_s``, ``median_s``, ``min_s``; the network).
     """
     import mindspore as ms
-    from src.distributed import gradient_reducer
-    from src.engine.train_step import TrainStep, build_optimizer
+    from src.engine.train_step import build_train_step
     net = recipe.build_network(cfg)
     loss_net = recipe.build_loss_net(net, cfg, info)
-    params = loss_net.trainable_params()
-    step = TrainStep(loss_net, build_optimizer(cfg.optim, params, lr), gradient_reducer(params, 1))
-    step.set_train(True)
+    step, _ = build_train_step(loss_net, cfg.optim, compiled=False)
     scale, rate = ms.Tensor(1.0, ms.float32), ms.Tensor(lr, ms.float32)
     inputs = [ms.Tensor(batch[k]) for k in recipe.batch_keys]
 

@@ -42,17 +42,17 @@ def load_run_config(args, extra=()):
 
 
 def set_fold(cfg, fold, subdir=True):
-    """Hold out ``fold`` (the recipe's ``fold_key`` in ``data``); ``subdir``: train in
+    """Hold out ``fold`` (the ``data`` field of the recipe's ``folds.key``); ``subdir``: train in
     ``<run_dir>/fold<k>`` so that the folds of one config do not share a run directory."""
     from .errors import ConfigError
     from .recipes import get_recipe
     recipe = get_recipe(cfg.model.name)
     if not recipe.folds:
         raise ConfigError(f"--fold: model {cfg.model.name} has no cross-validation folds")
-    if fold not in recipe.folds:
+    if fold not in recipe.folds.values:
         raise ConfigError(f"--fold {fold}: the folds of {cfg.model.name} are "
-                          f"{', '.join(map(str, recipe.folds))}")
-    setattr(cfg.data, recipe.fold_key, fold)
+                          f"{', '.join(map(str, recipe.folds.values))}")
+    setattr(cfg.data, recipe.folds.key, fold)
     if subdir:
         cfg.run_dir = os.path.join(cfg.run_dir, f"fold{fold}")
     return cfg

@@ -38,10 +38,13 @@ class ModelConfig:
 
 @dataclass
 class OptimConfig:
-    """Optimizer. ``weight_decay`` is L2 added to the gradient (torch ``Adam`` semantics)."""
+    """Optimizer (:mod:`src.engine.optim`). ``weight_decay`` is L2 added to the gradient for
+    ``adam`` (torch ``Adam``), decoupled for ``adamw`` (torch ``AdamW``)."""
     name: Literal['adam', 'adamw', 'sgd'] = 'adam'
-    lr: float = 1e-3
+    lr: float = 1e-3                 # THE learning rate: the schedule multiplies it
     weight_decay: float = 0.0
+    no_decay_bias_and_norm: bool = False   # no weight decay on biases and norm gains (ndim < 2)
+    lr_scales: dict = field(default_factory=dict)   # {parameter set: scale of optim.lr}
     betas: tuple = (0.9, 0.999)
     eps: float = 1e-8
     momentum: float = 0.9
@@ -69,8 +72,13 @@ class TrainConfig:
     log_every: int = 10              # steps between logged training records
     ckpt_every: int = 0              # steps between checkpoints; 0 = at epoch end only
     keep_last: int = 3               # checkpoints kept besides the best one
-    eval_every: int = 1              # epochs between evaluations; 0 = never during training
-    best_metric: str = ''            # metric that picks the best checkpoint ('' = the recipe's)
+    eval_every: int = 1              # epochs between validations; 0 = never during training
+    eval_every_steps: int = 0        # updates between validations as well; 0 = off
+    best_metric: str = ''            # validation metric that picks best.ckpt ('' = the recipe's)
+    accum_steps: int = 1             # micro-batches per update (gradient accumulation)
+    # parameter sets frozen for the first N updates or the whole run ('all'):
+    # {feature_encoder: all, encoder: 10000}
+    freeze: dict = field(default_factory=dict)
     max_bad_fraction: float = 0.01   # stop when more than this fraction of the items are unreadable
     nan_patience: int = 20           # consecutive skipped (overflowed) steps before stopping
 
@@ -180,23 +188,42 @@ def build_config(tree, where='config', recipes=None):
     cfg.model.args = check_kwargs(recipe.network_factory, cfg.model.args, 'model.args', where)
     if recipe.loss_factory is not None:
         cfg.loss = check_kwargs(recipe.loss_factory, cfg.loss, 'loss', where)
+    elif cfg.loss:
+        raise ConfigError(f"{where}: model {model['name']} has no configurable loss: remove "
+                          f"the loss section (loss.{next(iter(cfg.loss))} would be ignored)")
     _check_ranges(cfg, where)
-    from .engine.schedules import SCHEDULES
+    _check_metric(cfg, recipe, where)
+    from .engine.schedules import moved_argument_hint, schedule_arguments
     try:
-        schedule = SCHEDULES.get(cfg.schedule.name)
+        signature = schedule_arguments(cfg.schedule.name)
     except ConfigError as err:
         raise ConfigError(f"{where}: schedule.name: {err}") from None
-    cfg.schedule.args = check_kwargs(schedule, cfg.schedule.args, 'schedule.args', where)
+    for name in cfg.schedule.args:
+        hint = moved_argument_hint(name)
+        if hint and name not in signature.parameters:
+            raise ConfigError(f"{where}: {hint}")
+    cfg.schedule.args = check_kwargs(signature, cfg.schedule.args, 'schedule.args', where)
     return cfg
+
+
+def _check_metric(cfg, recipe, where):
+    """``train.best_metric`` must be one of the recipe's declared metrics (with a direction)."""
+    name = cfg.train.best_metric
+    known = getattr(recipe, 'metrics', {}) or {}
+    if name and name not in known:
+        near = difflib.get_close_matches(name, list(known), n=1)
+        hint = f"; did you mean {near[0]!r}?" if near else ''
+        raise ConfigError(f"{where}: train.best_metric {name!r} is not a metric of "
+                          f"{cfg.model.name} ({', '.join(sorted(known)) or 'none'}){hint}")
 
 
 def _check_ranges(cfg, where):
     """Values that type-check but cannot work (caught here, not as a crash mid-run)."""
     t = cfg.train
-    for key in ('epochs', 'batch_size', 'log_every', 'prefetch'):
+    for key in ('epochs', 'batch_size', 'log_every', 'prefetch', 'accum_steps'):
         if getattr(t, key) < 1:
             raise ConfigError(f"{where}: train.{key} must be at least 1, got {getattr(t, key)}")
-    for key in ('max_steps', 'ckpt_every', 'eval_every', 'num_workers'):
+    for key in ('max_steps', 'ckpt_every', 'eval_every', 'eval_every_steps', 'num_workers'):
         if getattr(t, key) < 0:
             raise ConfigError(f"{where}: train.{key} must be 0 or more, got {getattr(t, key)}")
     if len(cfg.optim.betas) != 2 or not all(isinstance(b, (int, float)) for b in cfg.optim.betas):
@@ -206,11 +233,20 @@ def _check_ranges(cfg, where):
                           f"or positive, got {cfg.export.fixed_frames} and {cfg.export.fixed_seconds}")
     if cfg.optim.lr < 0 or cfg.optim.weight_decay < 0 or cfg.optim.grad_clip < 0:
         raise ConfigError(f"{where}: optim.lr, optim.weight_decay and optim.grad_clip must be >= 0")
+    for name, scale in cfg.optim.lr_scales.items():
+        if isinstance(scale, bool) or not isinstance(scale, (int, float)) or scale < 0:
+            raise ConfigError(f"{where}: optim.lr_scales.{name} must be a number >= 0, got {scale!r}")
+    for name, until in cfg.train.freeze.items():
+        if not (until == 'all' or (isinstance(until, int) and not isinstance(until, bool) and until >= 0)):
+            raise ConfigError(f"{where}: train.freeze.{name} must be 'all' or a number of updates "
+                              f">= 0, got {until!r}")
 
 
 def check_kwargs(factory, args, key, where):
-    """Check ``args`` against ``factory``'s keyword parameters (names, and types of the defaults)."""
-    params = {n: p for n, p in inspect.signature(factory).parameters.items()
+    """Check ``args`` against ``factory``'s keyword parameters (names, and types of the defaults);
+    ``factory`` may also be an ``inspect.Signature``."""
+    signature = factory if isinstance(factory, inspect.Signature) else inspect.signature(factory)
+    params = {n: p for n, p in signature.parameters.items()
               if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
     out = dict(args)
     for name, value in args.items():

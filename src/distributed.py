@@ -6,6 +6,8 @@ the run is a single process (rank 0 of 1) and no communication is initialised.
 """
 import os
 
+import numpy as np
+
 LAUNCHER_VARIABLES = ('MS_WORKER_NUM', 'RANK_TABLE_FILE', 'OMPI_COMM_WORLD_SIZE')
 
 
@@ -45,3 +47,18 @@ def gradient_reducer(parameters, world):
     if world <= 1:
         return nn.Identity()
     return nn.DistributedGradReducer(parameters, mean=True, degree=world)
+
+
+def broadcast_scalar(value, rank, world):
+    """Rank 0's ``value`` (a float, or None) on every rank; other ranks pass anything.
+
+    Used for what every rank must agree on, such as the validation metric a ``plateau``
+    schedule reacts to (evaluated on rank 0 alone, it would change only rank 0's rate)."""
+    if world <= 1:
+        return value
+    import mindspore as ms
+    from mindspore import ops
+    known = rank == 0 and value is not None
+    packed = ms.Tensor(np.array([float(value) if known else 0.0, 1.0 if known else 0.0], np.float32))
+    summed = ops.AllReduce()(packed).asnumpy()
+    return float(summed[0]) if summed[1] > 0 else None

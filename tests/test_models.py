@@ -1,6 +1,8 @@
-"""Every registered model, built tiny: forward, one train step, save/reload, MindIR export.
+"""Every registered model, built tiny: the compiled graph-mode train step, save/reload, MindIR export.
 
-Driven by the model registry: a newly registered model is tested here without new code.
+Driven by the model registry: a newly registered model is tested here without new code. Models
+may take several inputs (``Recipe.input_keys``), return several outputs, and declare frozen
+parts for the train-step test (``Recipe.tiny_freeze``).
 """
 import os
 
@@ -13,24 +15,38 @@ from src.recipes import load_recipes
 MODEL_NAMES = load_recipes().names()
 
 
-def tiny(name):
+def tiny(name, **train):
     from src.recipes import get_recipe
     recipe = get_recipe(name)
-    cfg = build_config({'model': {'name': name, 'args': dict(recipe.tiny_args)}})
+    cfg = build_config({'model': {'name': name, 'args': dict(recipe.tiny_args)},
+                        'optim': {'lr': recipe.tiny_lr}, 'train': train})
     return recipe, cfg
 
 
-def forward(net, batch, recipe):
+def outputs(net, batch, recipe):
+    """The network's outputs on ``batch`` as a list of numpy arrays."""
     import mindspore as ms
-    return net(ms.Tensor(batch[recipe.batch_keys[0]])).asnumpy()
+    out = net(*(ms.Tensor(batch[k]) for k in recipe.network_input_keys))
+    return [o.asnumpy() for o in (out if isinstance(out, (tuple, list)) else (out,))]
+
+
+@pytest.fixture
+def graph_mode():
+    import mindspore as ms
+    ms.set_context(mode=ms.GRAPH_MODE)
+    yield
+    ms.set_context(mode=ms.PYNATIVE_MODE)
 
 
 @pytest.mark.parametrize('name', MODEL_NAMES)
-def test_train_step_changes_weights_and_lowers_the_loss(name):
+def test_compiled_train_step_trains_what_is_not_frozen(name, graph_mode):
+    # the step the configs use: graph mode, compiled, over the phase's trainable parameters
     import mindspore as ms
+    from src.engine.optim import OptimizerState
+    from src.engine.phases import plan_phases
+    from src.engine.train_step import TrainStep, compile_step
     from src.distributed import gradient_reducer
-    from src.engine.train_step import TrainStep, build_optimizer
-    recipe, cfg = tiny(name)
+    recipe, cfg = tiny(name, freeze=dict(recipe_freeze(name)))
     ms.set_seed(0)
     batch, info = recipe.example_batch(cfg, 4, np.random.default_rng(0))
     net = recipe.build_network(cfg)
@@ -39,15 +55,32 @@ def test_train_step_changes_weights_and_lowers_the_loss(name):
         if isinstance(cell, ms.nn.Dropout):
             cell.p, cell.keep_prob = 0.0, 1.0
     params = loss_net.trainable_params()
-    step = TrainStep(loss_net, build_optimizer(cfg.optim, params, recipe.tiny_lr), gradient_reducer(params, 1))
-    step.set_train(True)
+    state = OptimizerState(params, cfg.optim, recipe.parameter_sets)
+    phase = plan_phases(cfg.train.freeze, params, recipe.parameter_sets, 100)[0]
+    trained = [params[i] for i in phase.trainable]
+    cell = TrainStep(loss_net, state.updater(phase.trainable), gradient_reducer(trained, 1))
+    cell.set_train(True)
+    step = compile_step(cell)
     before = {p.name: p.asnumpy().copy() for p in params}
     inputs = [ms.Tensor(batch[k]) for k in recipe.batch_keys]
     lr = ms.Tensor(recipe.tiny_lr, ms.float32)
-    losses = [float(step(ms.Tensor(1.0, ms.float32), lr, *inputs)[0].asnumpy()) for _ in range(5)]
+    losses = []
+    for _ in range(5):
+        loss, finite, aux = step(ms.Tensor(1.0, ms.float32), lr, *inputs)
+        assert bool(finite.asnumpy())
+        assert all(np.isfinite(v.asnumpy()) for v in aux.values())
+        losses.append(float(loss.asnumpy()))
     assert all(np.isfinite(losses)) and losses[-1] < losses[0]
-    changed = [p.name for p in params if not np.allclose(before[p.name], p.asnumpy())]
-    assert len(changed) > 0.8 * len(params)
+    changed = [p.name for p in trained if not np.allclose(before[p.name], p.asnumpy())]
+    assert len(changed) > 0.8 * len(trained)
+    frozen = [p for i, p in enumerate(params) if i not in phase.trainable]
+    for p in frozen:
+        np.testing.assert_array_equal(before[p.name], p.asnumpy(), err_msg=p.name)
+
+
+def recipe_freeze(name):
+    from src.recipes import get_recipe
+    return get_recipe(name).tiny_freeze
 
 
 @pytest.mark.parametrize('name', MODEL_NAMES)
@@ -63,9 +96,10 @@ def test_save_reload_gives_the_same_outputs(name, tmp_path):
     ms.set_seed(2)
     b = recipe.build_network(cfg)
     b.set_train(False)
-    assert not np.allclose(forward(a, batch, recipe), forward(b, batch, recipe))
+    assert not all(np.allclose(x, y) for x, y in zip(outputs(a, batch, recipe), outputs(b, batch, recipe)))
     load_params_into(b, str(tmp_path / 'a.ckpt'))
-    np.testing.assert_array_equal(forward(a, batch, recipe), forward(b, batch, recipe))
+    for x, y in zip(outputs(a, batch, recipe), outputs(b, batch, recipe)):
+        np.testing.assert_array_equal(x, y)
 
 
 @pytest.mark.parametrize('name', MODEL_NAMES)
@@ -74,16 +108,22 @@ def test_exported_mindir_matches_the_network(name, dynamic, tmp_path):
     import mindspore as ms
     recipe, cfg = tiny(name)
     batch, _ = recipe.example_batch(cfg, 1, np.random.default_rng(2))
-    x = batch[recipe.batch_keys[0]]
+    arrays = [batch[k] for k in recipe.network_input_keys]
     net = recipe.build_network(cfg)
     net.set_train(False)
-    inputs = recipe.export_inputs(cfg, None if dynamic else x.shape[1])
+    inputs = recipe.export_inputs(cfg, None if dynamic else arrays[0].shape[1])
     path = str(tmp_path / 'model')
     ms.export(net, *inputs, file_name=path, file_format='MINDIR')
     graph = ms.nn.GraphCell(ms.load(path + '.mindir'))
-    np.testing.assert_allclose(graph(ms.Tensor(x)).asnumpy(), forward(net, batch, recipe), rtol=1e-5, atol=1e-6)
+
+    def run(cell, xs):
+        out = cell(*(ms.Tensor(x) for x in xs))
+        return [o.asnumpy() for o in (out if isinstance(out, (tuple, list)) else (out,))]
+
+    for got, want in zip(run(graph, arrays), run(net, arrays)):
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
     if dynamic:   # another length through the same file
-        longer = np.concatenate([x, x[:, :17]], axis=1)
-        np.testing.assert_allclose(graph(ms.Tensor(longer)).asnumpy(),
-                                   net(ms.Tensor(longer)).asnumpy(), rtol=1e-5, atol=1e-6)
+        longer = [np.concatenate([x, x[:, :17]], axis=1) for x in arrays]
+        for got, want in zip(run(graph, longer), run(net, longer)):
+            np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
     assert os.path.getsize(path + '.mindir') > 0

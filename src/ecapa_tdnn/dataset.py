@@ -236,14 +236,17 @@ class VoxCelebTrainSet:
         fbank: feature extractor ``fbank(wave) -> (frames, n_mels)``; default ``Fbank()``.
         max_bad_fraction: the largest tolerated fraction of unreadable files
             (:meth:`check_bad_fraction`).
+        exclude: paths of the manifest left out (a validation split).
 
     An item is ``{'feats': float32 (frames, n_mels), 'label': int}`` with
     ``frames = fbank.num_frames(num_samples)``.
     """
 
     def __init__(self, manifest, speakers_json, crop_seconds=(2.0, 3.0), sample_rate=16000,
-                 augmenter=None, fbank=None, max_bad_fraction=0.01):
+                 augmenter=None, fbank=None, max_bad_fraction=0.01, exclude=()):
         rows = read_table(manifest, MANIFEST_COLUMNS)
+        if exclude:                   # held out for validation (src/ecapa_tdnn/validation.py)
+            rows = [row for row in rows if row['path'] not in exclude]
         speakers = read_label_map(speakers_json)
         unknown = sorted({row['speaker'] for row in rows} - set(speakers))
         if unknown:

@@ -94,19 +94,24 @@ def cohort_embeddings(extractor, manifest, num_speakers, per_speaker, seed=0, pr
     return np.stack([emb[owner == s].mean(0) for s in speakers])
 
 
-def evaluate_verification(recipe, network, cfg, out_dir, progress=True, cache_key=''):
-    """Evaluate on ``cfg.data.trials`` (+ ``cfg.eval.extra_trials``); returns the main list's metrics
-    (extra lists prefixed by their file name) and writes the files listed in the module docstring."""
+def evaluate_verification(recipe, network, cfg, out_dir, progress=True, cache_key='', trials=None,
+                          audio_root=None, extra=True):
+    """Evaluate on ``trials`` (default ``cfg.data.trials``, the test list) under ``audio_root``
+    (default ``cfg.data.eval_audio_root``), plus ``cfg.eval.extra_trials`` when ``extra``;
+    returns the main list's metrics (extra lists prefixed by their file name) and writes the
+    files listed in the module docstring."""
     from ..metrics.plots import plot_det
     from ..scoring import as_norm
     from .dataset import read_trials
 
     d, e = cfg.data, cfg.eval
-    if not d.trials:
+    main_list = d.trials if trials is None else trials
+    root = d.eval_audio_root if audio_root is None else audio_root
+    if not main_list:
         raise DataError("data.trials is empty: set it to a VoxCeleb1 trial list (veri_test2.txt format)")
     os.makedirs(out_dir, exist_ok=True)
-    lists = [d.trials] + list(e.extra_trials)
-    trial_sets = [read_trials(path, d.eval_audio_root, check_files=True) for path in lists]
+    lists = [main_list] + (list(e.extra_trials) if extra else [])
+    trial_sets = [read_trials(path, root, check_files=True) for path in lists]
     utts = sorted({u for trials in trial_sets for _, a, b in trials for u in (a, b)})
     index = {u: i for i, u in enumerate(utts)}
 
@@ -114,7 +119,7 @@ def evaluate_verification(recipe, network, cfg, out_dir, progress=True, cache_ke
                                    e.max_seconds)
     cache = os.path.join(out_dir, 'embeddings.npz')
     # everything the embeddings depend on: the weights, the files, and how they were read
-    key = json.dumps({'weights': cache_key, 'root': os.path.abspath(d.eval_audio_root),
+    key = json.dumps({'weights': cache_key, 'root': os.path.abspath(root),
                       'utts': hashlib.sha1('\n'.join(utts).encode()).hexdigest(),
                       'max_s': e.max_seconds, 'rate': d.sample_rate, 'on_rate': d.on_rate_mismatch,
                       'fbank': recipe.fbank(cfg).to_dict()}, sort_keys=True)
@@ -124,7 +129,7 @@ def evaluate_verification(recipe, network, cfg, out_dir, progress=True, cache_ke
         if str(z['key']) == key and list(z['utts']) == utts:
             embeddings = z['embeddings']
     if embeddings is None:
-        embeddings = extractor([os.path.join(d.eval_audio_root, u) for u in utts], progress)
+        embeddings = extractor([os.path.join(root, u) for u in utts], progress)
         if cache_key:
             tmp = cache + '.tmp.npz'
             np.savez(tmp, key=key, utts=np.asarray(utts), embeddings=embeddings)
@@ -148,11 +153,10 @@ def evaluate_verification(recipe, network, cfg, out_dir, progress=True, cache_ke
         if e.det_curve:
             plot_det(scores, labels, os.path.join(out_dir, f'det_{name}.png'),
                      title=f"{cfg.model.name} on {name}: EER {metrics['eer']:.2f}%")
-        if e.baseline and path == d.trials:
+        if e.baseline and path == main_list:
             from ..data.demo import naive_baseline_eer
-            metrics['baseline_eer'] = 100.0 * float(naive_baseline_eer(trials, d.eval_audio_root,
-                                                                       d.sample_rate))
-        prefix = '' if path == d.trials else f'{name}.'
+            metrics['baseline_eer'] = 100.0 * float(naive_baseline_eer(trials, root, d.sample_rate))
+        prefix = '' if path == main_list else f'{name}.'
         results.update({prefix + k: v for k, v in metrics.items()})
     # what the numbers belong to: export.py takes the calibrated threshold from here only when
     # it was measured on raw cosine scores of the same weights

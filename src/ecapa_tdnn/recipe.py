@@ -32,6 +32,12 @@ class VoxCelebDataConfig:
     rirs: str = ''                   # RIRS_NOISES root ('' = no reverberation)
     augment_prob: float = 0.6        # probability that an item gets one augmentation
     augment_kinds: tuple = ('noise', 'music', 'babble', 'reverb')
+    # the validation split that selects checkpoints (src/ecapa_tdnn/validation.py); one of:
+    valid_trials: str = ''           # a separate trial list, relative to valid_audio_root
+    valid_audio_root: str = ''
+    valid_speakers: int = 0          # speakers of the training list held out whole
+    valid_utterances: int = 0        # utterances of every training speaker held out
+    valid_num_trials: int = 2000     # trials drawn among held-out utterances (at most)
 
 
 @dataclass
@@ -103,8 +109,8 @@ class EcapaRecipe(Recipe):
     data_schema = VoxCelebDataConfig
     eval_schema = VerificationEvalConfig
     batch_keys = ('feats', 'labels')
+    metrics = {'eer': 'min', 'min_dcf_0.01': 'min', 'min_dcf_0.05': 'min'}
     best_metric = 'eer'
-    best_mode = 'min'
     curve_metrics = ('eer', 'baseline_eer')
     tiny_args = {'channels': (16, 16, 16, 16, 48), 'attention_channels': 8, 'se_channels': 8,
                  'res2net_scale': 4, 'lin_neurons': 16}
@@ -137,14 +143,16 @@ class EcapaRecipe(Recipe):
             if not getattr(d, key):
                 raise ConfigError(f"data.{key} is empty: run `python preprocess.py voxceleb ...` "
                                   "(or `preprocess.py demo voxceleb`) and set it")
-        if cfg.train.eval_every:
-            # check the evaluation data now, not after the first epoch
-            from .dataset import read_trials
-            if not d.trials:
-                raise ConfigError("data.trials is empty but train.eval_every > 0: set a trial list "
-                                  "or train.eval_every=0")
-            for path in (d.trials, *cfg.eval.extra_trials):
-                read_trials(path, d.eval_audio_root, check_files=True)
+        held_out = ()
+        if self.has_validation(cfg):
+            # check or write the validation trials now, not after the first epoch
+            from ..data.manifest import read_table
+            from .dataset import MANIFEST_COLUMNS, read_trials
+            from .validation import held_out_rows, validation_trials
+            trials, root = validation_trials(cfg)
+            read_trials(trials, root, check_files=True)
+            held_out = {r['path'] for r in held_out_rows(read_table(d.train_manifest, MANIFEST_COLUMNS),
+                                                         d, cfg.train.seed)}
         augmenter = None
         if d.musan or d.rirs:
             kinds = tuple(k for k in d.augment_kinds if (k == 'reverb' and d.rirs) or (k != 'reverb' and d.musan))
@@ -152,7 +160,7 @@ class EcapaRecipe(Recipe):
                                   sample_rate=d.sample_rate, prob=d.augment_prob, kinds=kinds)
         items = VoxCelebTrainSet(d.train_manifest, d.speakers, crop_seconds=tuple(d.crop_seconds),
                                  sample_rate=d.sample_rate, augmenter=augmenter, fbank=self.fbank(cfg),
-                                 max_bad_fraction=cfg.train.max_bad_fraction)
+                                 max_bad_fraction=cfg.train.max_bad_fraction, exclude=held_out)
         return SpeakerBatches(items, tuple(d.crop_seconds), d.sample_rate)
 
     def build_loss_net(self, network, cfg, train_set):
@@ -162,8 +170,19 @@ class EcapaRecipe(Recipe):
         return _loss_net_class()(network, head, self.loss_factory(**cfg.loss))
 
     # --------------------------------------------------------------------------- evaluation
-    def evaluate(self, network, cfg, out_dir, progress=True, cache_key=''):
+    def has_validation(self, cfg):
+        from .validation import validation_mode
+        return bool(validation_mode(cfg.data))
+
+    def evaluate(self, network, cfg, out_dir, progress=True, cache_key='', split='test',
+                 loss_net=None, rank=0, world=1):
         from .evaluate import evaluate_verification
+        if split == 'valid':
+            from .validation import validation_trials
+            trials, root = validation_trials(cfg)
+            return evaluate_verification(self, network, cfg, out_dir, progress=progress,
+                                         cache_key=cache_key, trials=trials, audio_root=root,
+                                         extra=False)
         return evaluate_verification(self, network, cfg, out_dir, progress=progress, cache_key=cache_key)
 
     def format_metrics(self, metrics):

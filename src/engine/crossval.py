@@ -13,6 +13,8 @@ was interrupted) skips the finished folds.
 import copy
 import json
 import os
+from dataclasses import dataclass
+from typing import Callable, Optional
 
 import numpy as np
 
@@ -20,32 +22,46 @@ from ..checkpoint import atomic_write_json
 from ..errors import ConfigError, UserError
 
 
+@dataclass(frozen=True)
+class Folds:
+    """A recipe's cross-validation: the folds, the ``data`` field that holds the test fold out,
+    and an optional ``summarize(fold_results, out_dir) -> dict`` of extra JSON-able facts over
+    all folds (e.g. a confusion matrix summed over them) from the
+    ``{fold: {'metrics': ..., 'eval_dir': ...}}`` of every fold."""
+    values: tuple
+    key: str
+    summarize: Optional[Callable] = None
+
+
 def parse_folds(text, recipe, model):
     """``'all'`` or a comma-separated list (``'1,3'``) -> the folds to run, checked."""
     if not recipe.folds:
         raise ConfigError(f"--folds: model {model} has no cross-validation folds")
+    values = recipe.folds.values
     if text.strip().lower() == 'all':
-        return list(recipe.folds)
+        return list(values)
     try:
         folds = [int(part) for part in text.split(',') if part.strip()]
     except ValueError:
         raise ConfigError(f"--folds {text!r}: give 'all' or fold numbers such as 1,2,3") from None
-    bad = [k for k in folds if k not in recipe.folds]
+    bad = [k for k in folds if k not in values]
     if bad or not folds:
         raise ConfigError(f"--folds {text!r}: the folds of {model} are "
-                          f"{', '.join(map(str, recipe.folds))}")
+                          f"{', '.join(map(str, values))}")
     return sorted(set(folds))
 
 
-def summarize(results, metric):
+def summarize(results, metric, direction='max'):
     """Per-fold values, mean and standard deviation (over folds, ddof 0) of every numeric metric.
 
     Args:
         results: {fold: {'metrics': {name: value}, ...}}.
         metric: the main metric (listed first in the printed line).
+        direction: the main metric's direction ('min'/'max'); the best and worst fold follow it.
     """
     folds = sorted(results)
-    summary = {'metric': metric, 'folds': folds, 'per_fold': {}, 'mean': {}, 'std': {}}
+    summary = {'metric': metric, 'direction': direction, 'folds': folds, 'per_fold': {},
+               'mean': {}, 'std': {}}
     names = [n for n, v in results[folds[0]]['metrics'].items()
              if isinstance(v, (int, float)) and not isinstance(v, bool) and n != 'fold']
     for name in names:
@@ -55,6 +71,10 @@ def summarize(results, metric):
         summary['per_fold'][name] = dict(zip(map(str, folds), values))
         summary['mean'][name] = float(np.mean(values))
         summary['std'][name] = float(np.std(values))
+    values = summary['per_fold'].get(metric)
+    if values:
+        order = sorted(values, key=values.get, reverse=direction == 'max')
+        summary['best_fold'], summary['worst_fold'] = int(order[0]), int(order[-1])
     return summary
 
 
@@ -86,6 +106,7 @@ def cross_validate(cfg, recipe, folds, rank=0, world=1, resume=False):
     from ..cli import set_fold
     from .trainer import Trainer
     results = {}
+    metric = cfg.train.best_metric or recipe.best_metric
     for fold in folds:
         fold_cfg = set_fold(copy.deepcopy(cfg), fold)
         done = os.path.join(fold_cfg.run_dir, 'fold_result.json')
@@ -96,8 +117,8 @@ def cross_validate(cfg, recipe, folds, rank=0, world=1, resume=False):
             if results[fold].get('config') not in (None, digest):
                 raise UserError(f"{done}: fold {fold} finished with another config; choose another "
                                 "--run_dir, or delete that file to train the fold again")
-            print(f"fold {fold}: finished before ({done}), {recipe.best_metric} "
-                  f"{results[fold]['metrics'].get(recipe.best_metric)}")
+            print(f"fold {fold}: finished before ({done}), {metric} "
+                  f"{results[fold]['metrics'].get(metric)}")
             continue
         if not resume and os.path.exists(os.path.join(fold_cfg.run_dir, 'checkpoints', 'latest.json')):
             raise UserError(f"{fold_cfg.run_dir} already has checkpoints of an unfinished fold: pass "
@@ -107,19 +128,20 @@ def cross_validate(cfg, recipe, folds, rank=0, world=1, resume=False):
         trainer.log.print(f"cross-validation: fold {fold} ({folds.index(fold) + 1} of {len(folds)})")
         if resume:
             trainer.resume()
-        state = trainer.fit()
-        metrics = state.get('last_eval') or trainer.evaluate()
+        trainer.fit()
+        # the fold's final model on its held-out test fold (never used to select anything)
+        metrics = trainer.evaluate(split='test')
         if rank != 0:
             continue
         found = trainer.ckpt.latest()
         results[fold] = {'fold': fold, 'metrics': metrics, 'step': trainer.state['step'],
                          'checkpoint': os.path.abspath(found[0]) if found else None,
-                         'eval_dir': os.path.abspath(trainer.log.path('eval', f"epoch_{trainer.state['epoch']:03d}")),
-                         'config': digest}
+                         'eval_dir': os.path.abspath(trainer.last_eval_dir), 'config': digest}
         atomic_write_json(done, results[fold])
     if rank != 0:
         return None
-    summary = summarize(results, recipe.best_metric)
-    summary.update(recipe.combine_folds(results, cfg.run_dir))
+    summary = summarize(results, metric, recipe.metric_direction(metric))
+    if recipe.folds.summarize is not None:
+        summary.update(recipe.folds.summarize(results, cfg.run_dir))
     atomic_write_json(os.path.join(cfg.run_dir, 'crossval.json'), summary)
     return summary

@@ -11,20 +11,46 @@ class Recipe:
     Class attributes:
         data_schema, eval_schema: dataclasses checked against the config's ``data`` / ``eval``.
         batch_keys: names of the batch arrays, in the order the loss network takes them.
-        best_metric, best_mode: the evaluation metric that picks the best checkpoint, 'min'/'max'.
+        metrics: every evaluation metric the recipe reports that can select a model, with its
+            direction: ``{'eer': 'min'}``, ``{'accuracy': 'max'}``. The best checkpoint, the
+            ``plateau`` schedule and cross-validation follow the direction of the metric that
+            ``train.best_metric`` names.
+        best_metric: the default of ``train.best_metric``.
         curve_metrics: evaluation metrics on one scale drawn beside the loss in training_curves.png.
+        parameter_sets: named sets of the network's parameters, ``{name: (name prefix, ...)}``,
+            for ``train.freeze`` and ``optim.lr_scales``.
+        folds: cross-validation (:class:`src.engine.crossval.Folds`), or None.
     """
     data_schema = None
     eval_schema = None
     batch_keys = ()
+    input_keys = ()       # the batch arrays the network itself takes (default: the first one)
+    metrics = {}
     best_metric = ''
-    best_mode = 'min'
     tiny_args = {}        # network kwargs of a tiny variant, for the registry-driven tests
+    tiny_freeze = {}      # train.freeze of the registry-driven train-step test (frozen parts)
     tiny_lr = 1e-2        # Adam learning rate at which a few steps lower that variant's loss
     curve_metrics = ()    # evaluation metrics drawn in the training curves (default: best_metric)
-    folds = ()            # cross-validation folds (``--fold`` / ``--folds``), e.g. ESC-50's 1-5
-    default_checkpoint = 'best'   # what eval.py / export.py take from a run: 'best' or 'last'
-    fold_key = ''         # the ``data`` field naming the held-out fold
+    parameter_sets = {}
+    folds = None
+    shards_evaluation = False   # evaluate() splits its work over the ranks (else rank 0 alone)
+
+    @property
+    def network_input_keys(self):
+        return tuple(self.input_keys) or tuple(self.batch_keys[:1])
+
+    @property
+    def best_mode(self):
+        """'min' or 'max': the direction of the default selection metric."""
+        return self.metric_direction(self.best_metric)
+
+    def metric_direction(self, name):
+        """'min' or 'max' for a declared metric (ConfigError for an undeclared one)."""
+        if name not in self.metrics:
+            from ..errors import ConfigError
+            raise ConfigError(f"metric {name!r} is not declared by this model's recipe "
+                              f"({', '.join(sorted(self.metrics)) or 'none'})")
+        return self.metrics[name]
 
     def __init__(self, network_factory, loss_factory=None):
         self.network_factory = network_factory
@@ -48,9 +74,30 @@ class Recipe:
         """The training dataset (``__len__``, ``make_batch(indices, rng)``)."""
         raise NotImplementedError
 
-    def evaluate(self, network, cfg, out_dir, progress=True, cache_key=''):
-        """Evaluate ``network`` (in inference mode); returns a dict of metrics, writes files to
-        ``out_dir``. ``cache_key`` identifies the weights, so that cached work can be reused."""
+    def step_inputs(self, cfg, step):
+        """Per-update scalars passed to the loss network after the batch arrays, as
+        ``{name: float}`` in a fixed order (e.g. wav2vec 2.0's Gumbel temperature
+        ``max(2 * 0.999995 ** step, 0.5)``). They are inputs of the compiled step, so a new value
+        each update reaches the graph, and they are logged with the training records."""
+        return {}
+
+    def has_validation(self, cfg):
+        """Whether ``cfg`` configures a validation split (held-out training data, a dev set).
+
+        Model selection (``best.ckpt``, the ``plateau`` schedule) looks at validation results
+        only: without a validation split nothing is evaluated during training, and the test set
+        is evaluated by eval.py (or at the end of each cross-validation fold)."""
+        return False
+
+    def evaluate(self, network, cfg, out_dir, progress=True, cache_key='', split='test',
+                 loss_net=None, rank=0, world=1):
+        """Evaluate ``network`` (in inference mode) on ``split`` ('valid' or 'test'); returns a
+        dict of metrics (on rank 0; other ranks may return {}), writes files to ``out_dir``.
+
+        ``cache_key`` identifies the weights, so that cached work can be reused; ``loss_net`` is
+        the training loss network, for evaluations that need more than the network (wav2vec 2.0
+        pretraining validation needs the quantizer); ``rank``/``world``: recipes with
+        ``shards_evaluation`` split the work over the ranks and gather it on rank 0."""
         raise NotImplementedError
 
     def format_metrics(self, metrics):
@@ -95,11 +142,6 @@ class Recipe:
         """
         from ..checkpoint import read_params
         return load_matching(network, network_params(read_params(path)), path)
-
-    def combine_folds(self, fold_results, out_dir):
-        """Extra summary of a cross-validation (e.g. a confusion matrix over all folds) from the
-        ``{fold: {'metrics': ..., 'eval_dir': ...}}`` of every fold; returns JSON-able facts."""
-        return {}
 
     def demo_config(self):
         """Path of the model's demo config (small network, demo data, CPU, minutes)."""

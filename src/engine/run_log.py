@@ -49,32 +49,42 @@ class RunLog:
         with open(path) as f:
             return [json.loads(line) for line in f if line.strip()]
 
-    def plot_curves(self, metrics=()):
-        """Training loss and learning rate per step, and the evaluation ``metrics`` (names that
-        share a scale, e.g. EER and the baseline EER in %) per epoch, as one PNG."""
+    def plot_curves(self, metrics=(), aux=()):
+        """Training loss and learning rate per step, the loss network's ``aux`` values per step
+        (one panel each, up to 6), and the validation ``metrics`` (names that share a scale, e.g.
+        EER and the baseline EER in %) per update, as one PNG."""
         if not self.active:
             return None
-        train, evals = self.read('train'), self.read('eval')
+        train = [r for r in self.read('train') if not r.get('skipped')]
+        evals = [r for r in self.read('eval') if r.get('split', 'valid') == 'valid']
         if not train:
             return None
         import matplotlib
         matplotlib.use('Agg')
         import matplotlib.pyplot as plt
         metrics = [m for m in metrics if any(isinstance(r.get(m), (int, float)) for r in evals)]
-        fig, axes = plt.subplots(1, 2 + bool(metrics), figsize=(5 * (2 + bool(metrics)), 3.6))
+        aux = [a for a in aux if any(isinstance(r.get(a), (int, float)) for r in train)][:6]
+        panels = 2 + len(aux) + bool(metrics)
+        columns = min(panels, 4)
+        rows = (panels + columns - 1) // columns
+        fig, axes = plt.subplots(rows, columns, figsize=(4.6 * columns, 3.4 * rows), squeeze=False)
+        axes = axes.ravel()
         steps = [r['step'] for r in train]
-        axes[0].plot(steps, [r.get('loss') for r in train])
-        axes[0].set(xlabel='step', ylabel='training loss', title='loss')
-        axes[1].plot(steps, [r.get('lr') for r in train])
-        axes[1].set(xlabel='step', ylabel='learning rate', title='learning rate')
+        series = [('loss', 'training loss')] + [('lr', 'learning rate')] + [(a, a) for a in aux]
+        for ax, (key, title) in zip(axes, series):
+            ax.plot(steps, [r.get(key) for r in train])
+            ax.set(xlabel='update', title=title)
         if metrics:
+            ax = axes[len(series)]
             for name in metrics:
-                axes[2].plot([r['epoch'] for r in evals if name in r],
-                             [r[name] for r in evals if name in r], marker='o', label=name)
-            axes[2].set(xlabel='epoch', title='evaluation')
-            axes[2].legend()
-        for ax in axes:
+                ax.plot([r['step'] for r in evals if name in r],
+                        [r[name] for r in evals if name in r], marker='o', label=name)
+            ax.set(xlabel='update', title='validation')
+            ax.legend()
+        for ax in axes[:panels]:
             ax.grid(alpha=0.3)
+        for ax in axes[panels:]:
+            ax.set_visible(False)
         fig.tight_layout()
         out = self.path('plots', 'training_curves.png')
         tmp = out + '.tmp.png'

@@ -1,20 +1,24 @@
-"""Learning-rate schedules as plain functions of the optimizer step.
+"""Learning-rate schedules: multipliers of ``optim.lr``, as plain functions of the update count.
 
-The trainer writes ``schedule.lr(step)`` into the optimizer's learning-rate parameter before each
-step, so a schedule's position is the step counter itself and resuming needs no extra state
-(except :class:`Plateau`, which reacts to validation results and saves its own state).
+``optim.lr`` is the one source of the learning rate: a schedule scales it, and the rate of
+update ``step`` is ``optim.lr * schedule.factor(step)``. So ``optim.lr=1e-3`` on the command line
+moves the whole curve, whatever the schedule. A schedule's position is the step counter itself,
+and resuming needs no extra state (except :class:`Plateau`, which reacts to validation results
+and saves its own).
 
 Registered names (``schedule.name`` in a config) and their ``schedule.args``:
 
-* ``constant``: ``lr``.
-* ``cyclic``: ``base_lr``, ``max_lr``, ``step_size`` (steps per half cycle), ``mode``
-  ``'triangular'`` | ``'triangular2'`` (amplitude halves every cycle) — Smith's cyclical LR, as in
-  the ECAPA-TDNN recipe.
-* ``warmup_cosine`` / ``warmup_linear``: ``lr``, ``warmup_steps``, ``min_lr``, ``total_steps``
-  (default: the whole run).
-* ``step``: ``lr``, ``step_size``, ``gamma``.
-* ``plateau``: ``lr``, ``factor``, ``patience`` (evaluations without improvement), ``min_lr``,
-  ``mode`` ``'min'`` | ``'max'``.
+* ``constant``: no arguments.
+* ``cyclic``: ``min_ratio`` (the low end of the cycle, as a fraction of ``optim.lr``, which is
+  the peak), ``step_size`` (updates per half cycle), ``mode`` ``'triangular'`` |
+  ``'triangular2'`` (amplitude halves every cycle) — Smith's cyclical LR, as in the ECAPA-TDNN
+  recipe.
+* ``warmup_cosine`` / ``warmup_linear``: ``warmup_steps``, ``min_ratio`` (the final rate as a
+  fraction of ``optim.lr``), ``total_steps`` (default: the whole run).
+* ``step``: ``step_size``, ``gamma``.
+* ``plateau``: ``factor``, ``patience`` (evaluations without improvement), ``min_ratio``. It
+  follows the direction of the metric that ``train.best_metric`` names (a higher accuracy or
+  SI-SNRi is better, a lower EER or WER), which the trainer passes in.
 """
 import math
 
@@ -23,14 +27,22 @@ from ..registry import Registry
 
 SCHEDULES = Registry('schedule')
 
+# what a learning-rate argument of the old form was; said when a config still has one
+_MOVED = ('lr', 'base_lr', 'max_lr', 'min_lr')
+
 
 @SCHEDULES.register('constant')
 class Constant:
-    def __init__(self, lr=1e-3, total_steps=0):
-        self.base = lr
+    """``factor(step) == 1``; the base of every schedule (``lr(step) = base_lr * factor(step)``)."""
+
+    def __init__(self, base_lr=1e-3, total_steps=0):
+        self.base_lr = float(base_lr)
+
+    def factor(self, step):
+        return 1.0
 
     def lr(self, step):
-        return self.base
+        return self.base_lr * self.factor(step)
 
     def observe(self, metric):
         pass
@@ -44,32 +56,34 @@ class Constant:
 
 @SCHEDULES.register('cyclic')
 class Cyclic(Constant):
-    def __init__(self, base_lr=1e-6, max_lr=1e-4, step_size=1000, mode='triangular', total_steps=0):
+    def __init__(self, base_lr=1e-3, min_ratio=0.01, step_size=1000, mode='triangular', total_steps=0):
+        super().__init__(base_lr)
         if mode not in ('triangular', 'triangular2'):
             raise ValueError(f"cyclic mode must be 'triangular' or 'triangular2', got {mode!r}")
         if step_size <= 0:
             raise ValueError(f"cyclic step_size must be positive, got {step_size}")
-        self.base_lr, self.max_lr, self.step_size, self.mode = base_lr, max_lr, step_size, mode
+        self.min_ratio, self.step_size, self.mode = float(min_ratio), step_size, mode
 
-    def lr(self, step):
+    def factor(self, step):
         cycle = step // (2 * self.step_size)
         x = abs(step / self.step_size - 2 * cycle - 1)          # 1 -> 0 -> 1 over a cycle
-        amplitude = (self.max_lr - self.base_lr) * max(0.0, 1.0 - x)
+        amplitude = (1.0 - self.min_ratio) * max(0.0, 1.0 - x)
         if self.mode == 'triangular2':
             amplitude /= 2.0 ** cycle
-        return self.base_lr + amplitude
+        return self.min_ratio + amplitude
 
 
 class _Warmup(Constant):
-    def __init__(self, lr=1e-3, warmup_steps=0, min_lr=0.0, total_steps=0):
-        self.base, self.warmup, self.min_lr = lr, warmup_steps, min_lr
+    def __init__(self, base_lr=1e-3, warmup_steps=0, min_ratio=0.0, total_steps=0):
+        super().__init__(base_lr)
+        self.warmup, self.min_ratio = warmup_steps, float(min_ratio)
         self.total = max(total_steps, warmup_steps + 1)
 
-    def lr(self, step):
+    def factor(self, step):
         if step < self.warmup:
-            return self.base * (step + 1) / self.warmup
+            return (step + 1) / self.warmup
         progress = min(1.0, (step - self.warmup) / max(1, self.total - self.warmup))
-        return self.min_lr + (self.base - self.min_lr) * self.decay(progress)
+        return self.min_ratio + (1.0 - self.min_ratio) * self.decay(progress)
 
 
 @SCHEDULES.register('warmup_cosine')
@@ -88,24 +102,30 @@ class WarmupLinear(_Warmup):
 
 @SCHEDULES.register('step')
 class StepDecay(Constant):
-    def __init__(self, lr=1e-3, step_size=1000, gamma=0.1, total_steps=0):
+    def __init__(self, base_lr=1e-3, step_size=1000, gamma=0.1, total_steps=0):
+        super().__init__(base_lr)
         if step_size <= 0:
             raise ValueError(f"step step_size must be positive, got {step_size}")
-        self.base, self.step_size, self.gamma = lr, step_size, gamma
+        self.step_size, self.gamma = step_size, gamma
 
-    def lr(self, step):
-        return self.base * self.gamma ** (step // self.step_size)
+    def factor(self, step):
+        return self.gamma ** (step // self.step_size)
 
 
 @SCHEDULES.register('plateau')
 class Plateau(Constant):
-    def __init__(self, lr=1e-3, factor=0.5, patience=2, min_lr=0.0, mode='min', total_steps=0):
+    """Multiply the rate by ``factor`` after ``patience`` evaluations without improvement of
+    the validation metric; ``mode`` ('min' or 'max') is the metric's direction."""
+    adapts_to_evaluation = True
+
+    def __init__(self, base_lr=1e-3, factor=0.5, patience=2, min_ratio=0.0, mode='min', total_steps=0):
+        super().__init__(base_lr)
         if mode not in ('min', 'max'):
             raise ValueError(f"plateau mode must be 'min' or 'max', got {mode!r}")
-        self.factor, self.patience, self.min_lr, self.mode = factor, patience, min_lr, mode
-        self.current, self.best, self.bad = lr, None, 0
+        self.decay, self.patience, self.min_ratio, self.mode = factor, patience, min_ratio, mode
+        self.current, self.best, self.bad = 1.0, None, 0
 
-    def lr(self, step):
+    def factor(self, step):
         return self.current
 
     def observe(self, metric):
@@ -115,7 +135,7 @@ class Plateau(Constant):
             return
         self.bad += 1
         if self.bad > self.patience:
-            self.current = max(self.min_lr, self.current * self.factor)
+            self.current = max(self.min_ratio, self.current * self.decay)
             self.bad = 0
 
     def state_dict(self):
@@ -125,12 +145,32 @@ class Plateau(Constant):
         self.current, self.best, self.bad = state['current'], state['best'], state['bad']
 
 
-def build_schedule(name, args, total_steps):
-    """The schedule ``name`` with config ``args`` (already checked against its signature);
-    ``args.total_steps``, when given, overrides the run's length."""
+def schedule_arguments(name):
+    """The ``schedule.args`` a schedule takes: its signature without what the engine passes."""
+    import inspect
+    cls = SCHEDULES.get(name)
+    engine = ('base_lr', 'mode') if getattr(cls, 'adapts_to_evaluation', False) else ('base_lr',)
+    params = [p for n, p in inspect.signature(cls).parameters.items() if n not in engine]
+    return inspect.Signature(params)
+
+
+def moved_argument_hint(name):
+    """The message for a learning-rate argument that moved to ``optim.lr``, or None."""
+    if name in _MOVED:
+        return (f"schedule.args.{name}: the learning rate has one source, optim.lr; schedules "
+                "scale it (cyclic/warmup_*/plateau take min_ratio, a fraction of optim.lr)")
+    return None
+
+
+def build_schedule(name, args, total_steps, base_lr, mode='min'):
+    """The schedule ``name`` over ``base_lr`` (``optim.lr``) with config ``args`` (already
+    checked); ``args.total_steps``, when given, overrides the run's length. ``mode`` is the
+    direction of the metric a ``plateau`` schedule follows."""
     args = dict(args)
     total = args.pop('total_steps', 0) or total_steps
+    cls = SCHEDULES.get(name)
+    extra = {'mode': mode} if getattr(cls, 'adapts_to_evaluation', False) else {}
     try:
-        return SCHEDULES.get(name)(**args, total_steps=total)
+        return cls(base_lr=base_lr, **args, **extra, total_steps=total)
     except ValueError as err:
         raise ConfigError(f"schedule.args: {err}") from None

@@ -4,6 +4,7 @@
 the compiled train step over the epochs, logs, evaluates, checkpoints and resumes. Model-specific
 behaviour lives in the recipe (:mod:`src.engine.recipe`), never here.
 """
+import itertools
 import math
 import os
 import time
@@ -15,9 +16,11 @@ from ..config import save_config
 from ..data.loader import BatchLoader
 from ..distributed import gradient_reducer
 from ..errors import UserError
+from .optim import OptimizerState
+from .phases import phase_at, plan_phases
 from .run_log import RunLog
 from .schedules import build_schedule
-from .train_step import DynamicLossScale, TrainStep, build_optimizer, compile_step
+from .train_step import AccumulateStep, ApplyAccumulated, DynamicLossScale, TrainStep, compile_step
 
 
 class TrainingStopped(UserError):
@@ -46,19 +49,25 @@ class Trainer:
         self.cfg, self.recipe, self.run_dir = cfg, recipe, run_dir
         self.rank, self.world = rank, world
         self.log = RunLog(run_dir, rank)
+        self.metric = cfg.train.best_metric or recipe.best_metric
         self.ckpt = CheckpointManager(os.path.join(run_dir, 'checkpoints'), cfg.train.keep_last,
-                                      mode=recipe.best_mode)
+                                      mode=recipe.metric_direction(self.metric))
+        self.last_eval_dir = None
 
     def build(self):
         import mindspore as ms
         cfg, tc = self.cfg, self.cfg.train
         ms.set_seed(tc.seed)            # the same initial weights on every rank
         np.random.seed(tc.seed)
-        if self.recipe.folds and cfg.schedule.name == 'plateau':
+        self.validating = self.recipe.has_validation(cfg)
+        from .schedules import SCHEDULES
+        if getattr(SCHEDULES.get(cfg.schedule.name), 'adapts_to_evaluation', False) and not self.validating:
             from ..errors import ConfigError
-            raise ConfigError(f"schedule.name=plateau adapts the learning rate to the evaluation, "
-                              f"which for {cfg.model.name} is the held-out test fold: use a schedule "
-                              "that does not look at it (constant, cyclic, warmup_cosine, step ...)")
+            raise ConfigError(f"schedule.name={cfg.schedule.name} adapts the learning rate to "
+                              f"validation results, and {cfg.model.name} has no validation split in "
+                              "this config (the test set never plays that role): configure one, "
+                              "or use a schedule that does not look at it (constant, cyclic, "
+                              "warmup_cosine, step ...)")
         self.train_set = self.recipe.train_set(cfg)
         self.network = self.recipe.build_network(cfg)
         self.loss_net = self.recipe.build_loss_net(self.network, cfg, self.train_set)
@@ -67,20 +76,51 @@ class Trainer:
         self.loader = BatchLoader(self.train_set, tc.batch_size, seed=tc.seed, shuffle=True,
                                   num_workers=tc.num_workers, prefetch=tc.prefetch, rank=self.rank,
                                   world=self.world, max_bad_fraction=tc.max_bad_fraction)
-        self.steps_per_epoch = self.loader.steps_per_epoch()
+        self.accum = tc.accum_steps
+        self.steps_per_epoch = self.loader.steps_per_epoch() // self.accum
+        if self.steps_per_epoch == 0:
+            from ..errors import DataError
+            raise DataError(f"training data: {self.loader.steps_per_epoch()} batches per epoch are "
+                            f"fewer than train.accum_steps={self.accum}; lower it or add data")
         total = self.steps_per_epoch * tc.epochs
         self.total_steps = min(total, tc.max_steps) if tc.max_steps else total
-        self.schedule = build_schedule(cfg.schedule.name, cfg.schedule.args, self.total_steps)
+        self.schedule = build_schedule(cfg.schedule.name, cfg.schedule.args, self.total_steps,
+                                       cfg.optim.lr, self.recipe.metric_direction(self.metric))
         params = self.loss_net.trainable_params()
-        self.optimizer = build_optimizer(cfg.optim, params, self.schedule.lr(0))
-        self.step_cell = TrainStep(self.loss_net, self.optimizer,
-                                   gradient_reducer(params, self.world), cfg.optim.grad_clip)
-        self.step_cell.set_train(True)
-        self.train_step = compile_step(self.step_cell)
+        self.optimizer = OptimizerState(params, cfg.optim, self.recipe.parameter_sets)
+        self.phases = plan_phases(tc.freeze, params, self.recipe.parameter_sets, self.total_steps)
+        self.holder = _TrainState(self.loss_net, self.optimizer)
+        # gradient sums between the micro-steps of an update (zero at every checkpoint)
+        self.accumulators = self.optimizer.parameters.clone(prefix='accum', init='zeros') \
+            if self.accum > 1 else None
+        self._steps = {}
         self.loss_scale = DynamicLossScale(tc.loss_scale, tc.loss_scale_window,
                                            enabled=tc.amp_level != 'O0')
         self.state = {'epoch': 0, 'step_in_epoch': 0, 'step': 0, 'best': None}
         return self
+
+    def _compiled(self, phase):
+        """The compiled step(s) of ``phase``: built on first use (one graph set per phase)."""
+        if phase.start not in self._steps:
+            params = [self.optimizer.parameters[i] for i in phase.trainable]
+            updater = self.optimizer.updater(phase.trainable)
+            reducer = gradient_reducer(params, self.world)
+            clip = self.cfg.optim.grad_clip
+            if self.accum == 1:
+                cells = (TrainStep(self.loss_net, updater, reducer, clip),)
+            else:
+                import mindspore as ms
+                accumulators = ms.ParameterTuple([self.accumulators[i] for i in phase.trainable])
+                cells = (AccumulateStep(self.loss_net, updater, accumulators),
+                         ApplyAccumulated(updater, accumulators, reducer, clip))
+            for cell in cells:
+                cell.set_train(True)
+            self._steps[phase.start] = tuple(compile_step(cell) for cell in cells)
+            if phase.frozen:
+                self.log.print(f"from update {phase.start}: {', '.join(phase.frozen)} frozen; "
+                               f"{len(phase.trainable)} of {len(self.optimizer.parameters)} "
+                               "parameter tensors train")
+        return self._steps[phase.start]
 
     # ------------------------------------------------------------------------- checkpoints
     def _state(self):
@@ -91,7 +131,7 @@ class Trainer:
     def save(self):
         if self.rank != 0:
             return None
-        return self.ckpt.save(self.step_cell, self._state())
+        return self.ckpt.save(self.holder, self._state())
 
     def resume(self):
         """Continue from the latest checkpoint of the run directory; False when there is none."""
@@ -106,7 +146,7 @@ class Trainer:
                 from ..errors import CheckpointError
                 raise CheckpointError(f"{path}: trained with {key} {state[key]}, this run has {now}; "
                                       f"resume with the same {key} or start a new --run_dir")
-        load_params_into(self.step_cell, path)
+        load_params_into(self.holder, path)
         self.state = {k: state[k] for k in ('epoch', 'step_in_epoch', 'step', 'best')}
         self.loss_scale.load_state_dict(state['loss_scale'])
         self.schedule.load_state_dict(state['schedule'])
@@ -125,30 +165,36 @@ class Trainer:
                        f"steps per epoch x {tc.epochs} epochs on {self.world} rank(s)")
         if cfg.model.pretrained and self.state['step'] == 0:
             self.load_pretrained(cfg.model.pretrained)
-        keys = self.recipe.batch_keys
+        if not self.validating and (tc.eval_every or tc.eval_every_steps):
+            self.log.print(f"no validation split is configured for {cfg.model.name}: nothing is "
+                           "evaluated during training and best.ckpt is not kept (the test set never "
+                           "selects a model); eval.py reports the final checkpoint")
         bad_streak, last = 0, {}
         while self.state['epoch'] < tc.epochs and not self._done():
             epoch = self.state['epoch']
             bar = progress(total=self.steps_per_epoch, initial=self.state['step_in_epoch'],
                            desc=f"epoch {epoch + 1}/{tc.epochs}", disable=None if self.rank == 0 else True)
-            t0, losses = time.perf_counter(), []
-            for batch in self.loader.epoch(epoch, self.state['step_in_epoch']):
-                lr = self.schedule.lr(self.state['step'])
-                inputs = tuple(ms.Tensor(batch[k]) for k in keys)
-                loss, finite = self.train_step(ms.Tensor(self.loss_scale.scale, ms.float32),
-                                               ms.Tensor(lr, ms.float32), *inputs)
-                loss, finite = float(loss.asnumpy()), bool(finite.asnumpy())
+            t0, losses, done_here = time.perf_counter(), [], 0
+            micro = self.loader.epoch(epoch, self.state['step_in_epoch'] * self.accum)
+            while self.state['step_in_epoch'] < self.steps_per_epoch:
+                batches = list(itertools.islice(micro, self.accum))
+                if len(batches) < self.accum:
+                    break
+                step = self.state['step']
+                lr = self.schedule.lr(step)
+                extra = self.recipe.step_inputs(cfg, step)
+                loss, finite, aux = self._update(batches, lr, extra, phase_at(self.phases, step))
                 self.loss_scale.update(finite)
                 if not (finite and math.isfinite(loss)):
                     bad_streak += 1
-                    self.log.record('train', step=self.state['step'], epoch=epoch, loss=loss,
+                    self.log.record('train', step=step, epoch=epoch, loss=loss,
                                     skipped=True, loss_scale=self.loss_scale.scale)
                     # Without loss scaling non-finite gradients mean a NaN/inf somewhere; the
                     # gradients are all-reduced, so every rank sees this and stops together.
                     if tc.amp_level == 'O0' or (not math.isfinite(loss) and bad_streak > tc.nan_patience):
                         what = f"the loss became {loss}" if not math.isfinite(loss) else \
                             "the gradients became non-finite"
-                        self._stop(f"{what} at step {self.state['step']}")
+                        self._stop(f"{what} at step {step}")
                     if bad_streak > tc.nan_patience:
                         self._stop(f"{bad_streak} steps in a row had non-finite gradients")
                 else:
@@ -156,14 +202,21 @@ class Trainer:
                     losses.append(loss)
                 self.state['step'] += 1
                 self.state['step_in_epoch'] += 1
+                done_here += 1
                 bar.update(1)
                 if self.state['step'] % tc.log_every == 0 or self.state['step_in_epoch'] == self.steps_per_epoch:
-                    rate = self.state['step_in_epoch'] / max(1e-9, time.perf_counter() - t0)
+                    rate = done_here / max(1e-9, time.perf_counter() - t0)
                     self.log.record('train', step=self.state['step'], epoch=epoch, loss=loss, lr=lr,
-                                    loss_scale=self.loss_scale.scale, steps_per_s=round(rate, 3))
-                    bar.set_postfix(loss=f"{loss:.3f}", lr=f"{lr:.2e}")
+                                    loss_scale=self.loss_scale.scale, steps_per_s=round(rate, 3),
+                                    **extra, **aux)
+                    shown = {k: f"{v:.3g}" for k, v in list(aux.items())[:4]}
+                    bar.set_postfix(loss=f"{loss:.3f}", lr=f"{lr:.2e}", **shown)
                 if tc.ckpt_every and self.state['step'] % tc.ckpt_every == 0:
                     self.save()
+                if tc.eval_every_steps and self.state['step'] % tc.eval_every_steps == 0 \
+                        and self.validating and self.state['step_in_epoch'] < self.steps_per_epoch:
+                    path = self.save()
+                    last = self._validate(path) or last
                 if self._done():
                     break
             bar.close()
@@ -175,17 +228,53 @@ class Trainer:
             self.log.print(f"epoch {epoch + 1}: mean loss {mean_loss:.4f}, "
                            f"{time.perf_counter() - t0:.1f} s")
             last_epoch = self.state['epoch'] == tc.epochs
-            evaluate = tc.eval_every and ((finished_epoch and self.state['epoch'] % tc.eval_every == 0)
-                                          or last_epoch or self._done())
+            due = (tc.eval_every and finished_epoch and self.state['epoch'] % tc.eval_every == 0) \
+                or ((tc.eval_every or tc.eval_every_steps) and (last_epoch or self._done()))
             path = self.save()      # first: a failing evaluation must not lose the epoch
-            metrics = self.evaluate() if evaluate else None
-            if metrics:
-                last = metrics
-                if self.rank == 0:  # the schedule has seen the result: store its new state
-                    self.ckpt.update_state(self._state())
-                self._keep_best(path, metrics)
-        self.log.plot_curves(self.recipe.curve_metrics or (self.recipe.best_metric,))
+            if due and self.validating:
+                last = self._validate(path) or last
+        self.log.plot_curves(self.recipe.curve_metrics or (self.metric,), self._aux_names())
         return dict(self.state, last_eval=last)
+
+    def _update(self, batches, lr, extra, phase):
+        """One optimizer update from ``batches`` (``train.accum_steps`` micro-batches).
+
+        Returns:
+            (mean loss, whether the update was applied, mean aux values as floats).
+        """
+        import mindspore as ms
+        keys = self.recipe.batch_keys
+        scale = ms.Tensor(self.loss_scale.scale, ms.float32)
+        rate = ms.Tensor(lr, ms.float32)
+        extra = tuple(ms.Tensor(v, ms.float32) for v in extra.values())
+        steps = self._compiled(phase)
+        if self.accum == 1:
+            inputs = tuple(ms.Tensor(batches[0][k]) for k in keys) + extra
+            loss, finite, aux = steps[0](scale, rate, *inputs)
+            return float(loss.asnumpy()), bool(finite.asnumpy()), _floats(aux)
+        accumulate, apply = steps
+        losses, auxes = [], []
+        for batch in batches:
+            loss, aux = accumulate(scale, *(tuple(ms.Tensor(batch[k]) for k in keys) + extra))
+            losses.append(float(loss.asnumpy()))
+            auxes.append(_floats(aux))
+        finite = bool(apply(scale, rate, ms.Tensor(float(len(batches)), ms.float32)).asnumpy())
+        aux = {k: float(np.mean([a[k] for a in auxes])) for k in auxes[0]} if auxes else {}
+        return float(np.mean(losses)), finite, aux
+
+    def _aux_names(self):
+        names = []
+        for record in self.log.read('train'):
+            names += [k for k in record if k not in _TRAIN_FIELDS and k not in names]
+        return names
+
+    def _validate(self, path):
+        """Evaluate on the validation split, keep the best checkpoint, feed the schedule."""
+        metrics = self.evaluate(split='valid')
+        if metrics and self.rank == 0:   # the schedule has seen the result: store its new state
+            self.ckpt.update_state(self._state())
+            self._keep_best(path, metrics)
+        return metrics
 
     def load_pretrained(self, path):
         """Initialise the network from ``model.pretrained`` (a fresh run only: a resumed one
@@ -210,33 +299,78 @@ class Trainer:
         raise TrainingStopped(f"{why}; {where}. Lower the learning rate (optim.lr / schedule.args) "
                               "or enable gradient clipping (optim.grad_clip), then --resume")
 
-    def evaluate(self):
-        """Evaluate on rank 0 with the recipe; log the metrics and feed them to the schedule."""
-        if self.rank != 0:
-            return {}
-        out_dir = self.log.path('eval', f"epoch_{self.state['epoch']:03d}")
-        self.network.set_train(False)
-        try:
-            metrics = self.recipe.evaluate(self.network, self.cfg, out_dir)
-        finally:
-            self.network.set_train(True)
-            self.step_cell.set_train(True)
-        self.log.record('eval', epoch=self.state['epoch'], step=self.state['step'], **metrics)
-        self.log.print(f"evaluation after epoch {self.state['epoch']}: "
-                       + '; '.join(self.recipe.format_metrics(metrics).splitlines()))
-        name = self.cfg.train.best_metric or self.recipe.best_metric
-        if name not in metrics:
-            from ..errors import ConfigError
-            raise ConfigError(f"train.best_metric {name!r} is not among the evaluation's metrics "
-                              f"({', '.join(sorted(metrics))})")
-        value = metrics.get(name)
-        if value is not None:
-            self.schedule.observe(value)
+    def evaluate(self, split='valid'):
+        """Evaluate with the recipe on ``split`` ('valid' during training; 'test' for the final
+        model of a cross-validation fold); logs the metrics and feeds validation results to the
+        schedule. Runs on every rank when the recipe shards its evaluation, else on rank 0."""
+        sharded = self.recipe.shards_evaluation and self.world > 1
+        metrics = {}
+        name = f"{split}_epoch_{self.state['epoch']:03d}" if self.state['step_in_epoch'] == 0 \
+            else f"{split}_step_{self.state['step']:07d}"
+        out_dir = self.log.path('eval', name)
+        self.last_eval_dir = out_dir
+        if self.rank == 0 or sharded:
+            self.network.set_train(False)
+            try:
+                metrics = self.recipe.evaluate(self.network, self.cfg, out_dir, split=split,
+                                               loss_net=self.loss_net, rank=self.rank,
+                                               world=self.world if sharded else 1) or {}
+            finally:
+                self.network.set_train(True)
+                self.loss_net.set_train(True)
+        value = None
+        if self.rank == 0:
+            self.log.record('eval', epoch=self.state['epoch'], step=self.state['step'], split=split,
+                            **metrics)
+            self.log.print(f"{'validation' if split == 'valid' else split} after epoch "
+                           f"{self.state['epoch']}, update {self.state['step']}: "
+                           + '; '.join(self.recipe.format_metrics(metrics).splitlines()))
+            if self.metric not in metrics:
+                from ..errors import ConfigError
+                raise ConfigError(f"train.best_metric {self.metric!r} is not among the evaluation's "
+                                  f"metrics ({', '.join(sorted(metrics))})")
+            value = metrics[self.metric]
+        if split == 'valid':
+            # every rank's schedule must see the same value (a plateau step changes the rate)
+            from ..distributed import broadcast_scalar
+            value = broadcast_scalar(value, self.rank, self.world)
+            if value is not None:
+                self.schedule.observe(value)
         return metrics
 
     def _keep_best(self, ckpt_path, metrics):
-        name = self.cfg.train.best_metric or self.recipe.best_metric
+        name = self.metric
         value = metrics.get(name)
         if ckpt_path and value is not None and self.ckpt.update_best(ckpt_path, name, value, self.state):
             self.state['best'] = {'metric': name, 'value': value, 'step': self.state['step']}
             self.log.print(f"new best {name} {value:.4f}: {self.ckpt.directory}/best.ckpt")
+
+
+# fields of a training record that are not aux values of the loss network
+_TRAIN_FIELDS = ('step', 'epoch', 'loss', 'lr', 'loss_scale', 'steps_per_s', 'skipped', 'time')
+
+
+def _floats(aux):
+    return {k: float(v.asnumpy()) for k, v in aux.items()}
+
+
+def _train_state_class():
+    from mindspore import nn
+
+    class TrainState(nn.Cell):
+        """Everything a checkpoint holds: the loss network (``network.*`` and heads) and the
+        optimizer state."""
+
+        def __init__(self, loss_net, optimizer):
+            super().__init__(auto_prefix=False)
+            self.loss_net = loss_net
+            self.optimizer = optimizer
+
+        def construct(self, *inputs):
+            return self.loss_net(*inputs)
+
+    return TrainState
+
+
+def _TrainState(loss_net, optimizer):
+    return _train_state_class()(loss_net, optimizer)

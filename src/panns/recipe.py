@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..engine.crossval import Folds
 from ..engine.recipe import Recipe
 from ..errors import ConfigError, DataError
 from ..recipes import MODELS
@@ -25,6 +26,9 @@ class SoundDataConfig:
     csv: str = ''                 # alternative: path,label[,fold] rows
     csv_audio_root: str = ''
     test_fold: int = 5            # the fold held out for evaluation (1-5)
+    # a second fold held out from training to select checkpoints (0 = none: ESC-50's protocol
+    # trains on the other four folds, and the final model is judged)
+    valid_fold: int = 0
     sample_rate: int = 32000
     clip_seconds: float = 5.0
     # mixup of training clips: waveforms and targets mixed with Beta(alpha, alpha) weights
@@ -109,14 +113,9 @@ class PannsRecipe(Recipe):
     data_schema = SoundDataConfig
     eval_schema = ClassificationEvalConfig
     batch_keys = ('waveform', 'target_probs')
+    metrics = {'accuracy': 'max'}
     best_metric = 'accuracy'
-    best_mode = 'max'
     curve_metrics = ('accuracy',)
-    folds = (1, 2, 3, 4, 5)   # ESC-50's official folds (a CSV's folds are 1-5 too)
-    # evaluation is on the held-out fold: best.ckpt is picked on it, so the honest default is
-    # the final model
-    default_checkpoint = 'last'
-    fold_key = 'test_fold'
     tiny_lr = 1e-4        # deep CNN with BatchNorm on a batch of 4: 1e-2 diverges
     tiny_args = {'num_classes': 4, 'sample_rate': 8000, 'window_size': 256, 'hop_size': 80,
                  'mel_bins': 32, 'fmin': 50, 'fmax': 3800}   # CNN14 pools the mel axis 5 times
@@ -145,11 +144,20 @@ class PannsRecipe(Recipe):
                               f"model.args.sample_rate {network_rate}: set both to the same rate")
         rows, targets, names = self.rows(cfg)
         train, test = fold_split(rows, cfg.data.test_fold)
-        return train, test, targets, names
+        valid = []
+        if cfg.data.valid_fold:
+            if cfg.data.valid_fold == cfg.data.test_fold:
+                raise ConfigError(f"data.valid_fold {cfg.data.valid_fold} is the test fold: "
+                                  "validate on another fold, or set data.valid_fold=0")
+            train, valid = fold_split(train, cfg.data.valid_fold)
+        return train, test, valid, targets, names
+
+    def has_validation(self, cfg):
+        return cfg.data.valid_fold > 0
 
     def train_set(self, cfg):
         from .dataset import SoundClipSet
-        train, _, targets, _ = self._split(cfg)
+        train, _, _, targets, _ = self._split(cfg)
         items = SoundClipSet(train, cfg.data.sample_rate, cfg.data.clip_seconds, train=True,
                              targets=targets, mixup_alpha=cfg.data.mixup_alpha)
         wanted = cfg.model.args.get('num_classes', 50)
@@ -199,17 +207,18 @@ class PannsRecipe(Recipe):
                    hint="do model.args (sample_rate, window_size, mel_bins) match the checkpoint's?")
         return heads
 
-    def _test_set(self, cfg):
+    def _test_set(self, cfg, split='test'):
         from .dataset import SoundClipSet
-        _, test, targets, names = self._split(cfg)
-        items = SoundClipSet(test, cfg.data.sample_rate, cfg.data.clip_seconds, train=False,
-                             targets=targets)
+        _, test, valid, targets, names = self._split(cfg)
+        items = SoundClipSet(valid if split == 'valid' else test, cfg.data.sample_rate,
+                             cfg.data.clip_seconds, train=False, targets=targets)
         return items, names
 
-    def evaluate(self, network, cfg, out_dir, progress=True, cache_key=''):
+    def evaluate(self, network, cfg, out_dir, progress=True, cache_key='', split='test',
+                 loss_net=None, rank=0, world=1):
         import mindspore as ms
         from ..engine.trainer import progress as bar
-        items, names = self._test_set(cfg)
+        items, names = self._test_set(cfg, split)
         network.set_train(False)
         rng = np.random.default_rng(0)
         size = cfg.eval.batch_size
@@ -298,7 +307,8 @@ class PannsRecipe(Recipe):
             cfg.data.test_fold = fold
         return self._report(np.array(predicted), np.array(truth), names, cfg, out_dir)
 
-    def combine_folds(self, fold_results, out_dir):
+    @staticmethod
+    def combine_folds(fold_results, out_dir):
         """The confusion matrix and per-class accuracy summed over the folds' evaluations."""
         total, names = None, None
         for result in fold_results.values():
@@ -370,6 +380,9 @@ def plot_confusion(confusion, names, path, title):
     plt.close(fig)
     os.replace(tmp, path)
 
+
+# ESC-50's official folds (a CSV's folds are 1-5 too); the confusion matrix summed over them
+PannsRecipe.folds = Folds((1, 2, 3, 4, 5), 'test_fold', PannsRecipe.combine_folds)
 
 MODELS.register('panns_cnn14', PannsRecipe(panns_cnn14))
 MODELS.register('panns_cnn10', PannsRecipe(panns_cnn10))

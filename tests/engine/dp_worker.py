@@ -18,7 +18,7 @@ def main(out_dir):
     rank, world = init_distributed('CPU')
     register_toy()
     cfg = build_config({'model': {'name': 'toy_regression'}, 'optim': {'lr': 0.05},
-                        'schedule': {'name': 'constant', 'args': {'lr': 0.05}},
+                        'schedule': {'name': 'constant'},
                         'train': {'epochs': 1, 'batch_size': 4, 'num_workers': 0, 'eval_every': 0},
                         'run_dir': os.path.join(out_dir, 'run')})
     trainer = Trainer(cfg, get_recipe('toy_regression'), cfg.run_dir, rank, world).build()

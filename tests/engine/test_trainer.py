@@ -14,7 +14,7 @@ from tests.engine.toy import register_toy
 def toy_config(tmp_path, **sections):
     tree = {'model': {'name': 'toy_regression', 'args': {'hidden': 8}},
             'optim': {'name': 'adam', 'lr': 0.05},
-            'schedule': {'name': 'constant', 'args': {'lr': 0.05}},
+            'schedule': {'name': 'constant'},
             'train': {'epochs': 3, 'batch_size': 8, 'num_workers': 0, 'log_every': 2,
                       'ckpt_every': 0, 'keep_last': 2, 'eval_every': 1},
             'runtime': {'mode': 'pynative'}, 'run_dir': str(tmp_path / 'run')}
@@ -102,8 +102,7 @@ def test_the_schedule_drives_the_compiled_step(tmp_path, mode):
     # The learning rate is written into the optimizer before every step: with a step schedule
     # that drops to 0 after 4 steps, the weights must stop moving exactly there.
     from src.checkpoint import read_params as read
-    cfg = toy_config(tmp_path, schedule={'name': 'step', 'args': {'lr': 0.05, 'step_size': 4,
-                                                                 'gamma': 0.0}},
+    cfg = toy_config(tmp_path, schedule={'name': 'step', 'args': {'step_size': 4, 'gamma': 0.0}},
                      train={'epochs': 1, 'ckpt_every': 2, 'keep_last': 10, 'eval_every': 0})
     train(cfg)
     ckpt = os.path.join(cfg.run_dir, 'checkpoints')

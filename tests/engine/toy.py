@@ -12,6 +12,8 @@ class ToyData:
     items: int = 64
     nan_item: int = -1          # the batch holding this item gets a NaN loss
     bad_items: int = 0          # items reported unreadable per batch
+    validation: bool = True     # a validation split (fresh samples of the same function)
+    step_input: bool = False    # the loss is multiplied by a per-step input, 'weight'
 
 
 @dataclass
@@ -58,31 +60,47 @@ class ToyRecipe(Recipe):
     data_schema = ToyData
     eval_schema = ToyEval
     batch_keys = ('x', 'y', 'poison')
+    metrics = {'mse': 'min', 'r2': 'max'}
     best_metric = 'mse'
-    best_mode = 'min'
+    parameter_sets = {'first': ('dense1.',), 'second': ('dense2.',)}
 
     def train_set(self, cfg):
         return ToyBatches(cfg.data.items, cfg.data.nan_item, cfg.data.bad_items)
+
+    def step_inputs(self, cfg, step):
+        return {'weight': 1.0 / (1 + step)} if cfg.data.step_input else {}
+
+    def has_validation(self, cfg):
+        return cfg.data.validation
 
     def build_loss_net(self, network, cfg, train_set):
         from mindspore import nn, ops
 
         class Loss(nn.Cell):
+            """Mean squared error (times the per-step weight), with its mean |error| as aux."""
+
             def __init__(self, network):
                 super().__init__()
                 self.network = network
 
-            def construct(self, x, y, poison):
+            def construct(self, x, y, poison, *weight):
                 err = self.network(x) - y
-                return ops.mean(err * err) + poison.sum()
+                loss = ops.mean(err * err) + poison.sum()
+                for w in weight:
+                    loss = loss * w
+                return loss, {'abs_err': ops.abs(err).mean()}
 
         return Loss(network)
 
-    def evaluate(self, network, cfg, out_dir, progress=True, cache_key=''):
+    def evaluate(self, network, cfg, out_dir, progress=True, cache_key='', split='test',
+                 loss_net=None, rank=0, world=1):
         import mindspore as ms
-        data = ToyBatches(cfg.data.items)
-        pred = network(ms.Tensor(data.x)).asnumpy()
-        return {'mse': float(np.mean((pred - data.y) ** 2))}
+        rng = np.random.default_rng(7 if split == 'valid' else 8)
+        x = rng.standard_normal((32, 4)).astype(np.float32)
+        y = (x @ np.array([1.0, -2.0, 0.5, 3.0], np.float32))[:, None]
+        pred = network(ms.Tensor(x)).asnumpy()
+        mse = float(np.mean((pred - y) ** 2))
+        return {'mse': mse, 'r2': 1.0 - mse / float(np.var(y))}
 
     def export_inputs(self, cfg, length=None):
         import mindspore as ms
