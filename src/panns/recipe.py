@@ -223,20 +223,20 @@ class PannsRecipe(Recipe):
 
     def _report(self, predicted, truth, names, cfg, out_dir):
         """Accuracy, per-class accuracy and the confusion matrix (metrics.json, PNG)."""
+        from ..data.manifest import write_text
+        from ..metrics.classification import classification_summary, confusion_matrix
         if len(truth) == 0:
             raise DataError(f"fold {cfg.data.test_fold} has no clips to evaluate")
-        k = len(names)
-        confusion = np.zeros((k, k), np.int64)
-        np.add.at(confusion, (truth, predicted), 1)
-        per_class = {names[i]: float(confusion[i, i] / max(1, confusion[i].sum())) for i in range(k)}
-        metrics = {'accuracy': float((predicted == truth).mean()), 'clips': int(len(truth)),
+        confusion = confusion_matrix(truth, predicted, len(names))
+        summary = classification_summary(confusion, names)
+        metrics = {'accuracy': summary['accuracy'], 'clips': int(len(truth)),
                    'fold': cfg.data.test_fold}
         os.makedirs(out_dir, exist_ok=True)
-        from ..data.manifest import write_text
         write_text(os.path.join(out_dir, 'metrics.json'),
-                   json.dumps(dict(metrics, per_class_accuracy=per_class, class_names=names,
-                                   confusion=confusion.tolist()), indent=1))
+                   json.dumps(dict(metrics, per_class_accuracy=summary['per_class_accuracy'],
+                                   class_names=names, confusion=confusion.tolist()), indent=1))
         if cfg.eval.confusion_matrix:
+            from ..metrics.plots import plot_confusion
             plot_confusion(confusion, names, os.path.join(out_dir, 'confusion_matrix.png'),
                            f"{cfg.model.name}, fold {cfg.data.test_fold}: accuracy {metrics['accuracy']:.4f}")
         return metrics
@@ -299,8 +299,10 @@ class PannsRecipe(Recipe):
         return self._report(np.array(predicted), np.array(truth), names, cfg, out_dir)
 
     def combine_folds(self, fold_results, out_dir):
-        """The confusion matrix and per-class accuracy summed over the folds' evaluations."""
-        total, names = None, None
+        """The confusion matrix and per-class accuracy pooled over the folds' evaluations
+        (nothing when a fold's ``metrics.json`` is missing or has another class list)."""
+        from ..metrics.classification import classification_summary, pooled_confusion
+        matrices, names = [], None
         for result in fold_results.values():
             path = os.path.join(result.get('eval_dir', ''), 'metrics.json')
             if not os.path.exists(path):
@@ -309,18 +311,18 @@ class PannsRecipe(Recipe):
                 saved = json.load(f)
             if 'confusion' not in saved:
                 return {}
-            matrix = np.asarray(saved['confusion'], np.int64)
-            if total is not None and matrix.shape != total.shape:
-                return {}
-            total = matrix if total is None else total + matrix
+            matrices.append(saved['confusion'])
             names = saved['class_names']
-        if total is None:
+        try:
+            total = pooled_confusion(matrices)
+            summary = classification_summary(total, names)
+        except DataError:
             return {}
+        from ..metrics.plots import plot_confusion
         plot_confusion(total, names, os.path.join(out_dir, 'confusion_matrix.png'),
-                       f"{len(fold_results)} folds: accuracy {np.trace(total) / total.sum():.4f}")
-        return {'pooled_accuracy': float(np.trace(total) / total.sum()),
-                'per_class_accuracy': {names[i]: float(total[i, i] / max(1, total[i].sum()))
-                                       for i in range(len(names))}}
+                       f"{len(fold_results)} folds: accuracy {summary['accuracy']:.4f}")
+        return {'pooled_accuracy': summary['accuracy'],
+                'per_class_accuracy': summary['per_class_accuracy']}
 
     def format_metrics(self, metrics):
         return f"Accuracy = {metrics['accuracy']:.4f}  ({metrics['clips']} clips, fold {metrics['fold']})"
@@ -350,25 +352,6 @@ class PannsRecipe(Recipe):
         if names:
             meta['labels'] = list(names)
         return meta
-
-
-def plot_confusion(confusion, names, path, title):
-    """Confusion matrix (rows: true class, columns: predicted) as a PNG, written atomically."""
-    import matplotlib
-    matplotlib.use('Agg')
-    import matplotlib.pyplot as plt
-    k = len(names)
-    size = max(5.0, 0.28 * k + 2)
-    fig, ax = plt.subplots(figsize=(size, size))
-    ax.imshow(confusion, cmap='Blues')
-    ax.set_xticks(range(k), names, rotation=90, fontsize=7)
-    ax.set_yticks(range(k), names, fontsize=7)
-    ax.set(xlabel='predicted', ylabel='true', title=title)
-    fig.tight_layout()
-    tmp = path + '.tmp.png'
-    fig.savefig(tmp, dpi=90)
-    plt.close(fig)
-    os.replace(tmp, path)
 
 
 MODELS.register('panns_cnn14', PannsRecipe(panns_cnn14))
