@@ -120,6 +120,10 @@ class PannsRecipe(Recipe):
     tiny_lr = 1e-4        # deep CNN with BatchNorm on a batch of 4: 1e-2 diverges
     tiny_args = {'num_classes': 4, 'sample_rate': 8000, 'window_size': 256, 'hop_size': 80,
                  'mel_bins': 32, 'fmin': 50, 'fmax': 3800}   # CNN14 pools the mel axis 5 times
+    # model.pretrained fills the whole backbone, front end included; the new layer fc and the
+    # AudioSet layer (527 classes in PANNs' checkpoints) may be left as initialised
+    pretrained_prefix = 'backbone.'
+    pretrained_heads = ('backbone.fc_audioset.',)
 
     def rows(self, cfg):
         """(all rows, label targets in class order, class names) of the configured data."""
@@ -175,8 +179,8 @@ class PannsRecipe(Recipe):
         ``.npz``), the ``.ckpt`` of ``tools/convert_panns.py`` (backbone names), or a
         MindSpore checkpoint of this model. The backbone must be the same architecture; the
         new classification layer ``fc`` is left as initialised."""
-        from ..checkpoint import is_foreign_state, load_state, read_params, read_torch_state
-        from ..engine.recipe import network_params
+        from ..checkpoint import is_foreign_state, read_params, read_torch_state
+        from ..engine.recipe import load_matching, network_params
         from .convert import load_panns_state
         if is_foreign_state(path):
             skipped = load_panns_state(network.backbone, read_torch_state(path, inner_key='model'))
@@ -191,13 +195,10 @@ class PannsRecipe(Recipe):
         if 'backbone.conv_block1.conv1.weight' in params and found != arch:
             raise CheckpointError(f"{path} holds a PANNs {found}, the network is {arch}: "
                                   f"use model.name=panns_{found} or a {arch} checkpoint")
-        # the whole backbone must fit (front end included); only heads that do not are left
-        heads = [n for n, p in network.parameters_and_names() if n.startswith(('fc.', 'backbone.fc_audioset.'))
-                 and (n not in params or tuple(params[n].shape) != tuple(p.shape))]
-        load_state(network, {k: v for k, v in params.items() if k not in heads}, skip=heads,
-                   subject=f"{path} does not fit the {arch} backbone",
-                   hint="do model.args (sample_rate, window_size, mel_bins) match the checkpoint's?")
-        return heads
+        return load_matching(network, params, path, self.pretrained_prefix, self.pretrained_heads,
+                             subject=f"{path} does not fit the {arch} backbone",
+                             hint="do model.args (sample_rate, window_size, mel_bins) match the "
+                                  "checkpoint's?")
 
     def _test_set(self, cfg):
         from .dataset import SoundClipSet

@@ -149,6 +149,25 @@ def test_pretrained_of_another_architecture_is_a_one_line_error(bundle_state, tm
         recipe.load_pretrained(net, bare)
 
 
+def test_pretrained_with_one_fitting_backbone_tensor_is_refused(bundle_state, tmp_path):
+    # a file that fits one layer of the backbone is not a pretrained backbone: every backbone
+    # parameter must load, and the error says how many do not
+    from src.checkpoint import save_params
+    from src.panns.convert import convert_panns_state
+    converted = convert_panns_state(bundle_state[1])
+    partial = str(tmp_path / 'partial.ckpt')
+    save_params({name: converted[name] for name in ('conv_block1.conv1.weight', 'conv_block2.conv1.weight')}, partial)
+    recipe, net = full_classifier()
+    before = net.backbone.conv_block1.conv1.weight.asnumpy().copy()
+    with pytest.raises(CheckpointError) as info:
+        recipe.load_pretrained(net, partial)
+    total = len([n for n, _ in net.parameters_and_names()
+                 if n.startswith('backbone.') and not n.startswith('backbone.fc_audioset.')])
+    assert '\n' not in str(info.value) and 'does not fit the cnn6 backbone' in str(info.value)
+    assert f"{total - 2} of {total} parameters under 'backbone.' do not load" in str(info.value)
+    np.testing.assert_array_equal(net.backbone.conv_block1.conv1.weight.asnumpy(), before)
+
+
 def test_sidecar_names_the_classes(esc50):
     recipe = get_recipe('panns_cnn6')
     meta = recipe.sidecar(tiny_cfg(esc50))
