@@ -156,7 +156,8 @@ def test_pretrained_with_one_fitting_backbone_tensor_is_refused(bundle_state, tm
     from src.panns.convert import convert_panns_state
     converted = convert_panns_state(bundle_state[1])
     partial = str(tmp_path / 'partial.ckpt')
-    save_params({name: converted[name] for name in ('conv_block1.conv1.weight', 'conv_block2.conv1.weight')}, partial)
+    save_params({name: converted[name]
+                 for name in ('conv_block1.conv1.weight', 'conv_block2.conv1.weight')}, partial)
     recipe, net = full_classifier()
     before = net.backbone.conv_block1.conv1.weight.asnumpy().copy()
     with pytest.raises(CheckpointError) as info:
