@@ -6,8 +6,12 @@ Builds the network from the bundle's ``__meta__`` config, converts the bundle's 
 dict with the project's converter, loads it, runs the bundle's inputs in eval mode and prints one
 JSON line per output: ``{"output": name, "max_abs_diff": d, "ok": true|false}``. An output is
 ok when ``|ours - reference| <= atol + rtol * |reference|`` element-wise (``--loss-rtol`` for
-summed losses). Exit status: 0 all ok, 1 some output off, 2 a problem with the bundle or the
-command line. Bundle format: ``shared/parity/README.md``.
+summed losses). Outputs in dB (a log-mel, later SI-SDR) are levels, not values: near 0 dB a
+relative tolerance vanishes while float32 noise does not, so they are compared with the absolute
+tolerance in dB that the relative one gives a power, ``10 log10(1 + rtol)`` (4.3e-4 dB at rtol
+1e-4), and their lines say ``"unit": "dB"`` and that tolerance. Exit status: 0 all ok, 1 some
+output off, 2 a problem with the bundle or the command line. Bundle format:
+``shared/parity/README.md``.
 
 A handler per reference model class (``__meta__['module_prefixes']['']``) knows how to build
 and run the port; :data:`HANDLERS` maps the class to it.
@@ -25,9 +29,10 @@ if ROOT not in sys.path:
 from src.errors import DataError, UserError  # noqa: E402
 from src.registry import Registry  # noqa: E402
 
-# reference model class -> function(meta, state, inputs) -> [(output name, array, kind)],
-# kind 'activation' (rtol) or 'loss' (loss_rtol)
+# reference model class -> function(meta, state, inputs) -> [(output name, array, kind)], kind
+# one of KINDS: 'activation' (rtol), 'loss' (loss_rtol) or 'db' (a level in dB: db_tolerance)
 HANDLERS = Registry('parity bundle model class')
+KINDS = ('activation', 'loss', 'db')
 
 
 def load_bundle(path):
@@ -103,13 +108,8 @@ PANNS_CLASSES['panns_inference.models.Cnn14'] = 'Cnn14'
 
 
 def run_panns(meta, state, inputs):
-    """audioset_tagging_cnn Cnn14 / Cnn10 / Cnn6: clipwise output, embedding, log-mel (dB).
-
-    The log-mel is in dB (10 log10 of the mel power, floor -100 dB). The default tolerances
-    (atol 1e-5 + rtol 1e-4 of the value) hold for it too: a float32 relative error e of the
-    mel power is an absolute error of 4.34 e dB: 1.3e-5 dB at most on the Cnn6 bundle, whose
-    values (-6 ... 20 dB, none closer to 0 than 0.05 dB) get at least 1.6e-5 dB of tolerance.
-    """
+    """audioset_tagging_cnn Cnn14 / Cnn10 / Cnn6: clipwise output, embedding, log-mel (dB: 10
+    log10 of the mel power, floor -100 dB, compared as a level)."""
     import mindspore as ms
     from src.panns.convert import load_panns_state
     from src.panns.network import ARCHITECTURES
@@ -123,11 +123,27 @@ def run_panns(meta, state, inputs):
     clipwise_output, embedding = model(x)
     return [('clipwise_output', clipwise_output.asnumpy(), 'activation'),
             ('embedding', embedding.asnumpy(), 'activation'),
-            ('logmel', model.logmel(x).asnumpy(), 'activation')]
+            ('logmel', model.logmel(x).asnumpy(), 'db')]
 
 
 for _class_path in PANNS_CLASSES:
     HANDLERS.register(_class_path, run_panns)
+
+
+def db_tolerance(rtol):
+    """The absolute tolerance in dB of a level whose power may be off by the factor 1 + rtol."""
+    import math
+    return 10.0 * math.log10(1.0 + rtol)
+
+
+def tolerances(kind, rtol, atol, loss_rtol):
+    """(rtol, atol) that :func:`compare` applies to an output of ``kind`` (see KINDS), from the
+    command line's tolerances."""
+    if kind not in KINDS:
+        raise ValueError(f"output kind {kind!r} is none of {KINDS}")
+    if kind == 'db':
+        return 0.0, db_tolerance(rtol)
+    return (loss_rtol if kind == 'loss' else rtol), atol
 
 
 def compare(name, actual, reference, rtol, atol):
@@ -145,7 +161,8 @@ def compare(name, actual, reference, rtol, atol):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     parser.add_argument('bundle', help="parity bundle (.npz)")
-    parser.add_argument('--rtol', type=float, default=1e-4, help="relative tolerance of activations")
+    parser.add_argument('--rtol', type=float, default=1e-4,
+                        help="relative tolerance of activations (of the power, for dB outputs)")
     parser.add_argument('--atol', type=float, default=1e-5, help="absolute tolerance")
     parser.add_argument('--loss-rtol', type=float, default=1e-3, help="relative tolerance of summed losses")
     parser.add_argument('--mode', choices=('graph', 'pynative'), default='pynative',
@@ -166,8 +183,10 @@ def main(argv=None):
         if name not in outputs:
             print(f"error: {args.bundle} has no reference output {name!r}", file=sys.stderr)
             return 2
-        rtol = args.loss_rtol if kind == 'loss' else args.rtol
-        line = compare(name, actual, outputs[name], rtol, args.atol)
+        rtol, atol = tolerances(kind, args.rtol, args.atol, args.loss_rtol)
+        line = compare(name, actual, outputs[name], rtol, atol)
+        if kind == 'db':
+            line.update(unit='dB', atol=atol)
         all_ok &= line['ok']
         print(json.dumps(line), flush=True)
     return 0 if all_ok else 1

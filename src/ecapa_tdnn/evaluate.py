@@ -16,7 +16,7 @@ import numpy as np
 
 from ..data.manifest import write_text
 from ..errors import DataError
-from ..metrics import compute_eer, compute_min_dcf
+from ..metrics.verification import as_norm, compute_eer, compute_min_dcf, cosine_scores
 
 
 def _progress(iterable, enabled, **kwargs):
@@ -56,7 +56,6 @@ def l2_normalise(x):
 
 def trial_scores(trials, index, embeddings):
     """Cosine score of every trial (label, enroll, test) from the utterance -> row ``index``."""
-    from ..scoring import cosine_scores
     enroll = embeddings[[index[e] for _, e, _ in trials]]
     test = embeddings[[index[t] for _, _, t in trials]]
     return cosine_scores(enroll, test), enroll, test
@@ -101,7 +100,6 @@ def evaluate_verification(recipe, network, cfg, out_dir, progress=True, cache_ke
     returns the main list's metrics (extra lists prefixed by their file name) and writes the
     files listed in the module docstring."""
     from ..metrics.plots import plot_det
-    from ..scoring import as_norm
     from .dataset import read_trials
 
     d, e = cfg.data, cfg.eval

@@ -114,6 +114,9 @@ class EcapaRecipe(Recipe):
     curve_metrics = ('eer', 'baseline_eer')
     tiny_args = {'channels': (16, 16, 16, 16, 48), 'attention_channels': 8, 'se_channels': 8,
                  'res2net_scale': 4, 'lin_neurons': 16}
+    # model.pretrained fills the whole embedding network (the AAM head is the loss's, not the
+    # network's): a checkpoint of another size is an error, not a partial load
+    pretrained_prefix = ''
 
     def example_batch(self, cfg, batch_size, rng, frames=60, num_classes=5):
         from types import SimpleNamespace
@@ -123,7 +126,7 @@ class EcapaRecipe(Recipe):
 
     def load_pretrained(self, network, path):
         """A MindSpore checkpoint, or speechbrain's ``embedding_model.ckpt`` (torch) / its
-        ``.npz`` (converted on the fly, strictly: every parameter must fit)."""
+        ``.npz`` (converted on the fly); either way every parameter must fit."""
         from ..checkpoint import is_foreign_state, read_torch_state
         if not is_foreign_state(path):
             return super().load_pretrained(network, path)

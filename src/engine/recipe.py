@@ -20,6 +20,9 @@ class Recipe:
         parameter_sets: named sets of the network's parameters, ``{name: (name prefix, ...)}``,
             for ``train.freeze`` and ``optim.lr_scales``.
         folds: cross-validation (:class:`src.engine.crossval.Folds`), or None.
+        pretrained_prefix, pretrained_heads: what ``model.pretrained`` must fill (see
+            :func:`load_matching`): every parameter whose name starts with the prefix ('' = the
+            whole network), except those under a head prefix, which may be left as initialised.
     """
     data_schema = None
     eval_schema = None
@@ -33,6 +36,8 @@ class Recipe:
     curve_metrics = ()    # evaluation metrics drawn in the training curves (default: best_metric)
     parameter_sets = {}
     folds = None
+    pretrained_prefix = ''    # model.pretrained must fill these parameters ('' = all) ...
+    pretrained_heads = ()     # ... but these prefixes (e.g. a classifier of another size)
     shards_evaluation = False   # evaluate() splits its work over the ranks (else rank 0 alone)
 
     @property
@@ -130,38 +135,69 @@ class Recipe:
     def load_pretrained(self, network, path):
         """Initialise ``network`` from pretrained weights (``model.pretrained``) before training.
 
-        The base reads a MindSpore checkpoint (a run's or a bare network's) and loads every
-        parameter whose name and shape fit; recipes extend it to other toolkits' formats.
+        The base reads a MindSpore checkpoint (a run's or a bare network's) and loads it with
+        :func:`load_matching` under ``pretrained_prefix`` / ``pretrained_heads``; recipes extend
+        it to other toolkits' formats.
 
         Returns:
             names of the network's parameters left as initialised (e.g. a classification layer
             with another number of classes), for the trainer to report.
 
         Raises:
-            CheckpointError: nothing in the file fits the network.
+            CheckpointError: a parameter under ``pretrained_prefix`` that the file lacks or holds
+                with another shape.
         """
         from ..checkpoint import read_params
-        return load_matching(network, network_params(read_params(path)), path)
+        return load_matching(network, network_params(read_params(path)), path,
+                             self.pretrained_prefix, self.pretrained_heads)
 
     def demo_config(self):
         """Path of the model's demo config (small network, demo data, CPU, minutes)."""
         raise NotImplementedError
 
 
-def load_matching(network, params, path):
-    """Load the entries of ``params`` (name -> array) whose name and shape fit ``network``;
-    returns the names of the network's parameters left as they were."""
-    import mindspore as ms
+def load_matching(network, params, path, must_fill='', may_skip=(), subject='', hint=''):
+    """Load pretrained ``params`` (name -> array, names as ``network.parameters_and_names()``
+    gives them) into ``network``, strictly where it matters.
+
+    Every parameter whose name starts with ``must_fill`` ('' = every parameter) and not with one
+    of the ``may_skip`` prefixes must be in ``params`` with its shape. The others load where
+    name and shape fit, and are left as initialised where not: a new classification layer, or
+    one with another number of classes. Entries of ``params`` the network lacks are ignored (a
+    converted checkpoint may carry a training head).
+
+    Returns:
+        the names of the network's parameters left as initialised.
+
+    Raises:
+        CheckpointError (one line): ``subject`` (default: the file does not fit the network),
+            how many of the required parameters do not load, the first few missing and
+            mis-shaped ones, then ``hint``; or nothing in the file fits at all.
+    """
+    import numpy as np
+    from ..checkpoint import load_state
     from ..errors import CheckpointError
-    # names relative to the network: inside the loss cell, Parameter.name carries 'network.'
     own = dict(network.parameters_and_names())
-    fits = {k: v for k, v in params.items() if k in own and tuple(own[k].shape) == tuple(v.shape)}
-    if not fits:
+    may_skip = tuple(may_skip)
+
+    def required(name):
+        return name.startswith(must_fill) and not (may_skip and name.startswith(may_skip))
+
+    def fits(name):
+        return name in params and tuple(np.shape(params[name])) == tuple(own[name].shape)
+
+    if not any(fits(name) for name in own):
         raise CheckpointError(f"{path}: no parameter fits the network (names such as "
                               f"{', '.join(list(params)[:3])}); is it a checkpoint of this model?")
-    for name, value in fits.items():
-        own[name].set_data(ms.Tensor(value, dtype=own[name].dtype))
-    return [name for name in own if name not in fits]
+    left = [name for name in own if not required(name) and not fits(name)]
+    needed = [name for name in own if required(name)]
+    failing = sum(1 for name in needed if not fits(name))
+    scope = f" under '{must_fill}'" if must_fill else ''
+    load_state(network, {name: params[name] for name in own if name not in left and name in params},
+               skip=left, hint=hint,
+               subject=f"{subject or f'{path} does not fit the network'}: {failing} of "
+                       f"{len(needed)} parameters{scope} do not load")
+    return left
 
 
 def network_params(params):

@@ -1,5 +1,8 @@
-"""DET-curve figure for speaker verification: miss rate against false-alarm rate on normal
-deviate (probit) axes, where Gaussian score distributions give straight lines."""
+"""Figures of the metrics, as PNG files written atomically: the DET curve of speaker
+verification (miss rate against false-alarm rate on normal deviate (probit) axes, where Gaussian
+score distributions give straight lines) and the confusion matrix of classification.
+
+matplotlib is imported inside the functions, so that importing the metrics costs nothing."""
 import os
 
 import numpy as np
@@ -23,6 +26,34 @@ def _axis_range(fpr, fnr, eer):
     return low, high
 
 
+def _figure(size, dpi):
+    """A matplotlib Figure on an Agg canvas: renders without a display, and without pyplot's
+    global figure list."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+    figure = Figure(figsize=size, dpi=dpi)
+    FigureCanvasAgg(figure)
+    return figure
+
+
+def _save_png(figure, path):
+    """Write ``figure`` to ``path`` as a PNG, atomically (a temporary file, then a rename); the
+    folder is created. Returns ``path``."""
+    directory = os.path.dirname(os.path.abspath(path))
+    os.makedirs(directory, exist_ok=True)
+    # Same directory, so os.replace is an atomic rename; open() keeps the usual permissions.
+    tmp_path = os.path.join(directory, f".{os.path.basename(path)}.{os.getpid()}.tmp")
+    try:
+        with open(tmp_path, 'wb') as stream:
+            figure.savefig(stream, format='png')
+        os.replace(tmp_path, path)
+    except BaseException:
+        if os.path.exists(tmp_path):
+            os.remove(tmp_path)
+        raise
+    return path
+
+
 def _tick_label(rate):
     """'0.01', '0.1', '5', '40' (percent, without trailing zeros)."""
     return f"{rate * 100:g}"
@@ -43,10 +74,6 @@ def plot_det(scores, labels, path, title=None):
     Raises:
         DataError: bad trials (see :func:`src.metrics.compute_eer`).
     """
-    # matplotlib is imported here so that importing the metrics costs nothing.
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
     fpr, fnr, _ = det_curve(scores, labels)
     eer, _ = compute_eer(scores, labels)
     low, high = _axis_range(fpr, fnr, eer)
@@ -54,8 +81,7 @@ def plot_det(scores, labels, path, title=None):
     def probit(rate):
         return ndtri(np.clip(rate, RATE_FLOOR, 1.0 - RATE_FLOOR))
 
-    figure = Figure(figsize=(5, 5), dpi=100)
-    FigureCanvasAgg(figure)  # Agg canvas: renders without a display
+    figure = _figure((5, 5), dpi=100)
     axes = figure.add_subplot(1, 1, 1)
     axes.plot(probit(fpr), probit(fnr), color='tab:blue', linewidth=1.5, label='DET')
     eer_shown = max(eer, low)  # a zero EER would lie at -infinity
@@ -78,16 +104,28 @@ def plot_det(scores, labels, path, title=None):
         axes.set_title(title)
     figure.tight_layout()
 
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    # Same directory, so os.replace is an atomic rename; open() keeps the usual permissions.
-    tmp_path = os.path.join(directory, f".{os.path.basename(path)}.{os.getpid()}.tmp")
-    try:
-        with open(tmp_path, 'wb') as stream:
-            figure.savefig(stream, format='png')
-        os.replace(tmp_path, path)
-    except BaseException:
-        if os.path.exists(tmp_path):
-            os.remove(tmp_path)
-        raise
-    return path
+    return _save_png(figure, path)
+
+
+def plot_confusion(confusion, names, path, title):
+    """Write a confusion-matrix PNG (rows: true class, columns: predicted), atomically.
+
+    Args:
+        confusion: (k, k) counts, as :func:`src.metrics.classification.confusion_matrix`.
+        names: the k class names, in index order.
+        path: output PNG path (its folder is created).
+        title: figure title.
+
+    Returns:
+        path, as given.
+    """
+    k = len(names)
+    size = max(5.0, 0.28 * k + 2)       # room for k rotated tick labels
+    figure = _figure((size, size), dpi=90)
+    axes = figure.add_subplot(1, 1, 1)
+    axes.imshow(np.asarray(confusion), cmap='Blues')
+    axes.set_xticks(range(k), names, rotation=90, fontsize=7)
+    axes.set_yticks(range(k), names, fontsize=7)
+    axes.set(xlabel='predicted', ylabel='true', title=title)
+    figure.tight_layout()
+    return _save_png(figure, path)

@@ -119,6 +119,10 @@ class PannsRecipe(Recipe):
     tiny_lr = 1e-4        # deep CNN with BatchNorm on a batch of 4: 1e-2 diverges
     tiny_args = {'num_classes': 4, 'sample_rate': 8000, 'window_size': 256, 'hop_size': 80,
                  'mel_bins': 32, 'fmin': 50, 'fmax': 3800}   # CNN14 pools the mel axis 5 times
+    # model.pretrained fills the whole backbone, front end included; the new layer fc and the
+    # AudioSet layer (527 classes in PANNs' checkpoints) may be left as initialised
+    pretrained_prefix = 'backbone.'
+    pretrained_heads = ('backbone.fc_audioset.',)
 
     def rows(self, cfg):
         """(all rows, label targets in class order, class names) of the configured data."""
@@ -183,8 +187,8 @@ class PannsRecipe(Recipe):
         ``.npz``), the ``.ckpt`` of ``tools/convert_panns.py`` (backbone names), or a
         MindSpore checkpoint of this model. The backbone must be the same architecture; the
         new classification layer ``fc`` is left as initialised."""
-        from ..checkpoint import is_foreign_state, load_state, read_params, read_torch_state
-        from ..engine.recipe import network_params
+        from ..checkpoint import is_foreign_state, read_params, read_torch_state
+        from ..engine.recipe import load_matching, network_params
         from .convert import load_panns_state
         if is_foreign_state(path):
             skipped = load_panns_state(network.backbone, read_torch_state(path, inner_key='model'))
@@ -199,13 +203,10 @@ class PannsRecipe(Recipe):
         if 'backbone.conv_block1.conv1.weight' in params and found != arch:
             raise CheckpointError(f"{path} holds a PANNs {found}, the network is {arch}: "
                                   f"use model.name=panns_{found} or a {arch} checkpoint")
-        # the whole backbone must fit (front end included); only heads that do not are left
-        heads = [n for n, p in network.parameters_and_names() if n.startswith(('fc.', 'backbone.fc_audioset.'))
-                 and (n not in params or tuple(params[n].shape) != tuple(p.shape))]
-        load_state(network, {k: v for k, v in params.items() if k not in heads}, skip=heads,
-                   subject=f"{path} does not fit the {arch} backbone",
-                   hint="do model.args (sample_rate, window_size, mel_bins) match the checkpoint's?")
-        return heads
+        return load_matching(network, params, path, self.pretrained_prefix, self.pretrained_heads,
+                             subject=f"{path} does not fit the {arch} backbone",
+                             hint="do model.args (sample_rate, window_size, mel_bins) match the "
+                                  "checkpoint's?")
 
     def _test_set(self, cfg, split='test'):
         from .dataset import SoundClipSet
@@ -232,20 +233,20 @@ class PannsRecipe(Recipe):
 
     def _report(self, predicted, truth, names, cfg, out_dir):
         """Accuracy, per-class accuracy and the confusion matrix (metrics.json, PNG)."""
+        from ..data.manifest import write_text
+        from ..metrics.classification import classification_summary, confusion_matrix
         if len(truth) == 0:
             raise DataError(f"fold {cfg.data.test_fold} has no clips to evaluate")
-        k = len(names)
-        confusion = np.zeros((k, k), np.int64)
-        np.add.at(confusion, (truth, predicted), 1)
-        per_class = {names[i]: float(confusion[i, i] / max(1, confusion[i].sum())) for i in range(k)}
-        metrics = {'accuracy': float((predicted == truth).mean()), 'clips': int(len(truth)),
+        confusion = confusion_matrix(truth, predicted, len(names))
+        summary = classification_summary(confusion, names)
+        metrics = {'accuracy': summary['accuracy'], 'clips': int(len(truth)),
                    'fold': cfg.data.test_fold}
         os.makedirs(out_dir, exist_ok=True)
-        from ..data.manifest import write_text
         write_text(os.path.join(out_dir, 'metrics.json'),
-                   json.dumps(dict(metrics, per_class_accuracy=per_class, class_names=names,
-                                   confusion=confusion.tolist()), indent=1))
+                   json.dumps(dict(metrics, per_class_accuracy=summary['per_class_accuracy'],
+                                   class_names=names, confusion=confusion.tolist()), indent=1))
         if cfg.eval.confusion_matrix:
+            from ..metrics.plots import plot_confusion
             plot_confusion(confusion, names, os.path.join(out_dir, 'confusion_matrix.png'),
                            f"{cfg.model.name}, fold {cfg.data.test_fold}: accuracy {metrics['accuracy']:.4f}")
         return metrics
@@ -309,8 +310,10 @@ class PannsRecipe(Recipe):
 
     @staticmethod
     def combine_folds(fold_results, out_dir):
-        """The confusion matrix and per-class accuracy summed over the folds' evaluations."""
-        total, names = None, None
+        """The confusion matrix and per-class accuracy pooled over the folds' evaluations
+        (nothing when a fold's ``metrics.json`` is missing or has another class list)."""
+        from ..metrics.classification import classification_summary, pooled_confusion
+        matrices, names = [], None
         for result in fold_results.values():
             path = os.path.join(result.get('eval_dir', ''), 'metrics.json')
             if not os.path.exists(path):
@@ -319,18 +322,18 @@ class PannsRecipe(Recipe):
                 saved = json.load(f)
             if 'confusion' not in saved:
                 return {}
-            matrix = np.asarray(saved['confusion'], np.int64)
-            if total is not None and matrix.shape != total.shape:
-                return {}
-            total = matrix if total is None else total + matrix
+            matrices.append(saved['confusion'])
             names = saved['class_names']
-        if total is None:
+        try:
+            total = pooled_confusion(matrices)
+            summary = classification_summary(total, names)
+        except DataError:
             return {}
+        from ..metrics.plots import plot_confusion
         plot_confusion(total, names, os.path.join(out_dir, 'confusion_matrix.png'),
-                       f"{len(fold_results)} folds: accuracy {np.trace(total) / total.sum():.4f}")
-        return {'pooled_accuracy': float(np.trace(total) / total.sum()),
-                'per_class_accuracy': {names[i]: float(total[i, i] / max(1, total[i].sum()))
-                                       for i in range(len(names))}}
+                       f"{len(fold_results)} folds: accuracy {summary['accuracy']:.4f}")
+        return {'pooled_accuracy': summary['accuracy'],
+                'per_class_accuracy': summary['per_class_accuracy']}
 
     def format_metrics(self, metrics):
         return f"Accuracy = {metrics['accuracy']:.4f}  ({metrics['clips']} clips, fold {metrics['fold']})"
@@ -360,25 +363,6 @@ class PannsRecipe(Recipe):
         if names:
             meta['labels'] = list(names)
         return meta
-
-
-def plot_confusion(confusion, names, path, title):
-    """Confusion matrix (rows: true class, columns: predicted) as a PNG, written atomically."""
-    import matplotlib
-    matplotlib.use('Agg')
-    import matplotlib.pyplot as plt
-    k = len(names)
-    size = max(5.0, 0.28 * k + 2)
-    fig, ax = plt.subplots(figsize=(size, size))
-    ax.imshow(confusion, cmap='Blues')
-    ax.set_xticks(range(k), names, rotation=90, fontsize=7)
-    ax.set_yticks(range(k), names, fontsize=7)
-    ax.set(xlabel='predicted', ylabel='true', title=title)
-    fig.tight_layout()
-    tmp = path + '.tmp.png'
-    fig.savefig(tmp, dpi=90)
-    plt.close(fig)
-    os.replace(tmp, path)
 
 
 # ESC-50's official folds (a CSV's folds are 1-5 too); the confusion matrix summed over them

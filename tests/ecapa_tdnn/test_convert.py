@@ -282,6 +282,28 @@ def test_recipe_loads_speechbrain_weights_as_model_pretrained(bundle, tmp_path):
                                rtol=1e-4, atol=1e-5)
 
 
+def test_recipe_refuses_a_checkpoint_that_fills_part_of_the_network(bundle, tmp_path):
+    # ECAPA is used whole: one fitting tensor, or a checkpoint of another width, is an error
+    from src.checkpoint import save_params
+    from src.config import build_config
+    from src.recipes import get_recipe
+    recipe = get_recipe('ecapa_tdnn')
+    cfg = build_config({'model': {'name': 'ecapa_tdnn', 'args': infer_ecapa_config(bundle['embedding'])}})
+    net = recipe.build_network(cfg)
+    state = {n: p.asnumpy() for n, p in net.parameters_and_names()}
+    one = str(tmp_path / 'one.ckpt')
+    save_params({'blocks.0.conv.weight': state['blocks.0.conv.weight']}, one)
+    with pytest.raises(CheckpointError) as info:
+        recipe.load_pretrained(recipe.build_network(cfg), one)
+    assert '\n' not in str(info.value)
+    assert f"{len(state) - 1} of {len(state)} parameters do not load" in str(info.value)
+    resized = str(tmp_path / 'resized.ckpt')
+    state['fc.weight'] = np.zeros((7,) + state['fc.weight'].shape[1:], np.float32)
+    save_params(state, resized)
+    with pytest.raises(CheckpointError, match=r'1 of \d+ parameters do not load.*fc\.weight \(7, '):
+        recipe.load_pretrained(recipe.build_network(cfg), resized)
+
+
 def test_export_length_of_seconds_is_the_fbank_frame_count():
     # export.py --fixed_seconds S: the static input holds the frames of S seconds of audio
     from src.audio import Fbank

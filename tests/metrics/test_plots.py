@@ -1,11 +1,12 @@
-"""DET-curve PNG: a real PNG file, written atomically, nothing written on bad input."""
+"""DET-curve and confusion-matrix PNGs: real PNG files, written atomically, nothing written on
+bad input."""
 import os
 
 import numpy as np
 import pytest
 
 from src.errors import DataError
-from src.metrics.plots import plot_det
+from src.metrics.plots import plot_confusion, plot_det
 
 PNG_MAGIC = b'\x89PNG\r\n\x1a\n'
 
@@ -48,3 +49,24 @@ def test_bad_trials_write_nothing(tmp_path):
         plot_det([0.1, 0.2], [1, 1], str(path))
     assert not path.exists()
     assert os.listdir(tmp_path) == []
+
+
+def png_size(data):
+    assert data.startswith(PNG_MAGIC) and data[12:16] == b'IHDR'
+    return int.from_bytes(data[16:20], 'big'), int.from_bytes(data[20:24], 'big')
+
+
+def test_confusion_matrix_png(tmp_path):
+    pytest.importorskip('matplotlib')
+    path = tmp_path / 'eval' / 'confusion_matrix.png'      # the folder does not exist yet
+    names = [f'class {i}' for i in range(30)]
+    confusion = np.random.default_rng(0).integers(0, 5, (30, 30)) + 20 * np.eye(30, dtype=int)
+    assert plot_confusion(confusion, names, str(path), 'fold 1: accuracy 0.5') == str(path)
+    data = path.read_bytes()
+    # 0.28 inch per class + 2 inches of margin, at 90 dpi: the tick labels fit
+    assert png_size(data) == (int(round((0.28 * 30 + 2) * 90)),) * 2
+    assert len(data) > 10_000
+    assert os.listdir(path.parent) == ['confusion_matrix.png']
+    plot_confusion(np.eye(2, dtype=int), ['a', 'b'], str(path), 'two')      # overwritten
+    assert png_size(path.read_bytes()) == (450, 450)      # 5 inches at least
+    assert os.listdir(path.parent) == ['confusion_matrix.png']

@@ -149,6 +149,26 @@ def test_pretrained_of_another_architecture_is_a_one_line_error(bundle_state, tm
         recipe.load_pretrained(net, bare)
 
 
+def test_pretrained_with_one_fitting_backbone_tensor_is_refused(bundle_state, tmp_path):
+    # a file that fits one layer of the backbone is not a pretrained backbone: every backbone
+    # parameter must load, and the error says how many do not
+    from src.checkpoint import save_params
+    from src.panns.convert import convert_panns_state
+    converted = convert_panns_state(bundle_state[1])
+    partial = str(tmp_path / 'partial.ckpt')
+    save_params({name: converted[name]
+                 for name in ('conv_block1.conv1.weight', 'conv_block2.conv1.weight')}, partial)
+    recipe, net = full_classifier()
+    before = net.backbone.conv_block1.conv1.weight.asnumpy().copy()
+    with pytest.raises(CheckpointError) as info:
+        recipe.load_pretrained(net, partial)
+    total = len([n for n, _ in net.parameters_and_names()
+                 if n.startswith('backbone.') and not n.startswith('backbone.fc_audioset.')])
+    assert '\n' not in str(info.value) and 'does not fit the cnn6 backbone' in str(info.value)
+    assert f"{total - 2} of {total} parameters under 'backbone.' do not load" in str(info.value)
+    np.testing.assert_array_equal(net.backbone.conv_block1.conv1.weight.asnumpy(), before)
+
+
 def test_sidecar_names_the_classes(esc50):
     recipe = get_recipe('panns_cnn6')
     meta = recipe.sidecar(tiny_cfg(esc50))
@@ -176,6 +196,37 @@ def test_parse_folds_and_summary_by_hand():
     assert s['per_fold']['accuracy'] == {'1': 0.5, '2': 1.0, '4': 0.75}
     assert 'fold' not in s['mean']
     assert format_summary(s).startswith('Accuracy = 0.7500 +- 0.2041 (mean over folds 1, 2, 4')
+
+
+def test_fold_reports_and_their_pooled_confusion_by_hand(tmp_path):
+    # the recipe's glue: metrics.json and the PNG of each fold, then the folds' matrices summed
+    recipe = get_recipe('panns_cnn6')
+    names = ['dog', 'rain', 'siren']
+    folds = {1: ([0, 0, 1, 2], [0, 1, 1, 2]), 2: ([0, 1, 2, 2], [0, 1, 0, 2])}   # truth, predicted
+    results = {}
+    for fold, (truth, predicted) in folds.items():
+        out = tmp_path / f'fold{fold}'
+        metrics = recipe._report(np.array(predicted), np.array(truth), names,
+                                 tiny_cfg(test_fold=fold), str(out))
+        assert metrics == {'accuracy': 0.75, 'clips': 4, 'fold': fold}
+        saved = json.loads((out / 'metrics.json').read_text())
+        assert saved['class_names'] == names and saved['accuracy'] == 0.75
+        assert (out / 'confusion_matrix.png').stat().st_size > 1000
+        results[fold] = {'metrics': metrics, 'eval_dir': str(out)}
+    saved = json.loads((tmp_path / 'fold1' / 'metrics.json').read_text())
+    assert saved['confusion'] == [[1, 1, 0], [0, 1, 0], [0, 0, 1]]
+    assert saved['per_class_accuracy'] == {'dog': 0.5, 'rain': 1.0, 'siren': 1.0}
+    # pooled: [[2, 1, 0], [0, 2, 0], [1, 0, 2]]
+    summary = recipe.combine_folds(results, str(tmp_path))
+    assert summary == {'pooled_accuracy': 0.75,
+                       'per_class_accuracy': {'dog': pytest.approx(2 / 3), 'rain': 1.0,
+                                              'siren': pytest.approx(2 / 3)}}
+    assert (tmp_path / 'confusion_matrix.png').stat().st_size > 1000
+    # a fold evaluated with another class list: no pooled summary, and no error
+    recipe._report(np.array([0, 1]), np.array([0, 1]), ['dog', 'rain'], tiny_cfg(test_fold=3),
+                   str(tmp_path / 'fold3'))
+    results[3] = {'metrics': {}, 'eval_dir': str(tmp_path / 'fold3')}
+    assert recipe.combine_folds(results, str(tmp_path)) == {}
 
 
 run = run_script

@@ -1,4 +1,5 @@
-"""tools/parity.py: the ECAPA-TDNN port reproduces the speechbrain bundle, and a wrong weight fails."""
+"""tools/parity.py: the ECAPA-TDNN and PANNs ports reproduce their bundles, a wrong weight fails,
+and outputs in dB are compared as levels."""
 import importlib.util
 import json
 import os
@@ -6,6 +7,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 TOOL = os.path.join(ROOT, 'tools', 'parity.py')
@@ -60,15 +62,41 @@ def test_unknown_model_class_is_a_one_line_error(tmp_path):
     assert 'speechbrain.lobes.models.ECAPA_TDNN.ECAPA_TDNN' in result.stderr
 
 
-def test_compare_applies_relative_and_absolute_tolerance():
+def load_tool():
     spec = importlib.util.spec_from_file_location('parity_tool', TOOL)
     tool = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(tool)
+    return tool
+
+
+def test_compare_applies_relative_and_absolute_tolerance():
+    tool = load_tool()
     reference = np.array([100.0, 1.0, 0.0])
     assert tool.compare('a', reference + [9e-3, 0, 9e-6], reference, 1e-4, 1e-5)['ok']
     line = tool.compare('a', reference + [2e-2, 0, 0], reference, 1e-4, 1e-5)
     assert not line['ok'] and np.isclose(line['max_abs_diff'], 2e-2)
     assert not tool.compare('a', reference[:2], reference, 1e-4, 1e-5)['ok']
+
+
+def test_db_outputs_get_the_power_tolerance_as_decibels():
+    tool = load_tool()
+    rtol, atol, loss_rtol = 1e-4, 1e-5, 1e-3
+    db_rtol, db_atol = tool.tolerances('db', rtol, atol, loss_rtol)
+    assert db_rtol == 0 and db_atol == pytest.approx(4.3429e-4, rel=1e-4)   # 10 log10(1 + 1e-4)
+    assert tool.tolerances('activation', rtol, atol, loss_rtol) == (rtol, atol)
+    assert tool.tolerances('loss', rtol, atol, loss_rtol) == (loss_rtol, atol)
+    # the PANNs CNN10 case: 0.02048 dB against 0.02050 dB, a power error of 4e-6
+    reference = np.array([0.02050, 0.0, -6.0, 20.0, -100.0])
+    float32_noise = reference + [-2e-5, 3e-6, -1e-5, 2e-5, 0.0]
+    assert not tool.compare('logmel', float32_noise, reference, rtol, atol)['ok']     # the old rule
+    assert tool.compare('logmel', float32_noise, reference, db_rtol, db_atol)['ok']
+    # a real error still fails: 1e-3 dB near 0 dB is a power error of 2.3e-4, and so is 1e-3 dB
+    # at 20 dB, which a relative tolerance (2e-3 dB there) would pass
+    for index in (1, 3):
+        off = reference.copy()
+        off[index] += 1e-3
+        assert not tool.compare('logmel', off, reference, db_rtol, db_atol)['ok']
+    assert tool.compare('logmel', off, reference, rtol, atol)['ok']
 
 
 def test_panns_cnn6_bundle_passes():
@@ -79,3 +107,5 @@ def test_panns_cnn6_bundle_passes():
     assert all(line['ok'] for line in lines)
     assert all(line['max_abs_diff'] < 1e-5 for line in lines[:2])
     assert lines[2]['max_abs_diff'] < 1e-3            # dB
+    assert lines[2]['unit'] == 'dB' and lines[2]['atol'] == pytest.approx(4.3429e-4, rel=1e-4)
+    assert 'unit' not in lines[0]

@@ -4,9 +4,9 @@ import math
 import numpy as np
 import pytest
 
-import src.scoring as scoring
+import src.metrics.verification as verification
 from src.errors import ConfigError, DataError
-from src.scoring import as_norm, cohort_statistics, cosine_scores
+from src.metrics.verification import as_norm, cohort_statistics, cosine_scores
 
 
 def brute_cosine(a, b):
@@ -69,7 +69,7 @@ def test_as_norm_hand_computed():
 
 @pytest.mark.parametrize('top_k', [2, 5, 40, 1000])  # 40 == whole cohort, 1000 > cohort
 def test_as_norm_against_loop(top_k, monkeypatch):
-    monkeypatch.setattr(scoring, 'COHORT_CHUNK_ROWS', 3)  # exercise the chunked path
+    monkeypatch.setattr(verification, 'COHORT_CHUNK_ROWS', 3)  # exercise the chunked path
     rng = np.random.default_rng(1)
     utterances = rng.normal(size=(8, 6))
     # Trials reuse utterances, as real trial lists do.
