@@ -46,7 +46,7 @@ def main():
     cfg = load_run_config(args)
     set_up(cfg)
     from src.recipes import get_recipe
-    checkpoint = args.checkpoint or find_checkpoint(cfg.run_dir, get_recipe(cfg.model.name).default_checkpoint)
+    checkpoint = args.checkpoint or find_checkpoint(cfg.run_dir)
     recipe, network = load_network(cfg, checkpoint)
     from src.checkpoint import file_digest
     name = os.path.splitext(os.path.basename(checkpoint))[0]

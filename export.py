@@ -80,7 +80,7 @@ def main():
     set_up(cfg)
     from eval import find_checkpoint
     from src.recipes import get_recipe
-    checkpoint = args.checkpoint or find_checkpoint(cfg.run_dir, get_recipe(cfg.model.name).default_checkpoint)
+    checkpoint = args.checkpoint or find_checkpoint(cfg.run_dir)
     file_name = args.file_name or os.path.join(cfg.run_dir, 'export', cfg.model.name)
     fixed = cfg.export.fixed_frames
     if cfg.export.fixed_seconds:

@@ -12,7 +12,7 @@ import numpy as np
 
 from ..engine.recipe import Recipe
 from ..errors import ConfigError, DataError
-from ..recipes import MODELS
+from ..recipes import MODELS, variant
 from .loss import AamSoftmaxLoss, CosineClassifier
 from .network import EcapaTdnn
 
@@ -225,14 +225,8 @@ class EcapaRecipe(Recipe):
                 'features': self.fbank(cfg).to_dict(), 'scoring': 'cosine'}
 
 
-def ecapa_tdnn_c512(**kwargs):
-    """ECAPA-TDNN with C=512 (channels 512 x 4 + 1536), the paper's small model."""
-    kwargs.setdefault('channels', (512, 512, 512, 512, 1536))
-    return EcapaTdnn(**kwargs)
-
-
-ecapa_tdnn_c512.__signature__ = inspect.signature(EcapaTdnn)
-
-# EcapaTdnn's defaults are the paper's C=1024 model with a 192-dim embedding.
+# EcapaTdnn's defaults are the paper's C=1024 model with a 192-dim embedding; C=512 is the
+# paper's small model (channels 512 x 4 + 1536)
 MODELS.register('ecapa_tdnn', EcapaRecipe(EcapaTdnn, AamSoftmaxLoss))
-MODELS.register('ecapa_tdnn_c512', EcapaRecipe(ecapa_tdnn_c512, AamSoftmaxLoss))
+MODELS.register('ecapa_tdnn_c512', EcapaRecipe(variant(EcapaTdnn, channels=(512, 512, 512, 512, 1536)),
+                                               AamSoftmaxLoss))

@@ -13,7 +13,7 @@ import numpy as np
 from ..engine.crossval import Folds
 from ..engine.recipe import Recipe
 from ..errors import ConfigError, DataError
-from ..recipes import MODELS
+from ..recipes import MODELS, variant
 from .network import ARCHITECTURES
 
 
@@ -64,33 +64,15 @@ def _classifier_class():
     return SoundClassifier
 
 
-def _make(architecture, num_classes=50, sample_rate=32000, window_size=1024, hop_size=320,
-          mel_bins=64, fmin=50, fmax=14000, spec_augment=False, freeze_backbone=False):
+def panns_classifier(architecture='cnn14', num_classes=50, sample_rate=32000, window_size=1024,
+                     hop_size=320, mel_bins=64, fmin=50, fmax=14000, spec_augment=False,
+                     freeze_backbone=False):
+    """A PANNs backbone (CNN14: 2048-d embedding; CNN10/CNN6: 512-d) + a ``num_classes``
+    classification layer. The registered models fix ``architecture`` (:func:`src.recipes.variant`)."""
     backbone = ARCHITECTURES[architecture](sample_rate=sample_rate, window_size=window_size,
                                            hop_size=hop_size, mel_bins=mel_bins, fmin=fmin,
                                            fmax=fmax, spec_augment=spec_augment)
     return _classifier_class()(backbone, num_classes, freeze_backbone)
-
-
-def panns_cnn14(num_classes=50, sample_rate=32000, window_size=1024, hop_size=320, mel_bins=64,
-                fmin=50, fmax=14000, spec_augment=False, freeze_backbone=False):
-    """CNN14 backbone (2048-d embedding) + a ``num_classes`` classification layer."""
-    return _make('cnn14', num_classes, sample_rate, window_size, hop_size, mel_bins, fmin, fmax,
-                 spec_augment, freeze_backbone)
-
-
-def panns_cnn10(num_classes=50, sample_rate=32000, window_size=1024, hop_size=320, mel_bins=64,
-                fmin=50, fmax=14000, spec_augment=False, freeze_backbone=False):
-    """CNN10 backbone (512-d embedding) + a ``num_classes`` classification layer."""
-    return _make('cnn10', num_classes, sample_rate, window_size, hop_size, mel_bins, fmin, fmax,
-                 spec_augment, freeze_backbone)
-
-
-def panns_cnn6(num_classes=50, sample_rate=32000, window_size=1024, hop_size=320, mel_bins=64,
-               fmin=50, fmax=14000, spec_augment=False, freeze_backbone=False):
-    """CNN6 backbone (512-d embedding) + a ``num_classes`` classification layer."""
-    return _make('cnn6', num_classes, sample_rate, window_size, hop_size, mel_bins, fmin, fmax,
-                 spec_augment, freeze_backbone)
 
 
 def _loss_net_class():
@@ -368,6 +350,6 @@ class PannsRecipe(Recipe):
 # ESC-50's official folds (a CSV's folds are 1-5 too); the confusion matrix summed over them
 PannsRecipe.folds = Folds((1, 2, 3, 4, 5), 'test_fold', PannsRecipe.combine_folds)
 
-MODELS.register('panns_cnn14', PannsRecipe(panns_cnn14))
-MODELS.register('panns_cnn10', PannsRecipe(panns_cnn10))
-MODELS.register('panns_cnn6', PannsRecipe(panns_cnn6))
+for _architecture in ('cnn14', 'cnn10', 'cnn6'):
+    MODELS.register(f'panns_{_architecture}', PannsRecipe(
+        variant(panns_classifier, fixed={'architecture': _architecture})))

@@ -358,18 +358,17 @@ def test_pretrained_run_checkpoint_must_fit_the_whole_backbone(tmp_path):
     assert '\n' not in str(info.value) and 'sample_rate' in str(info.value)
 
 
-def test_eval_and_export_default_to_the_final_checkpoint_of_a_fold(tmp_path):
-    # best.ckpt of a fold run is picked on the held-out fold itself: not the honest default
+def test_eval_and_export_take_best_only_where_validation_picked_it(tmp_path):
+    # best.ckpt exists only when a validation split picked it (never the test fold): without
+    # one, eval.py and export.py take the final checkpoint
     from eval import find_checkpoint
     directory = tmp_path / 'checkpoints'
     directory.mkdir()
     (directory / 'latest.json').write_text(json.dumps({'latest': 'step_00000002', 'history': []}))
     (directory / 'step_00000002.json').write_text('{}')
+    assert find_checkpoint(str(tmp_path)) == str(directory / 'step_00000002.ckpt')
     (directory / 'best.ckpt').write_bytes(b'x')
-    assert get_recipe('panns_cnn6').default_checkpoint == 'last'
-    assert get_recipe('ecapa_tdnn').default_checkpoint == 'best'
-    assert find_checkpoint(str(tmp_path), 'last') == str(directory / 'step_00000002.ckpt')
-    assert find_checkpoint(str(tmp_path), 'best') == str(directory / 'best.ckpt')
+    assert find_checkpoint(str(tmp_path)) == str(directory / 'best.ckpt')
 
 
 def test_data_and_network_sample_rates_must_agree(esc50):
