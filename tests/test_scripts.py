@@ -15,8 +15,9 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CONFIG = os.path.join(ROOT, 'configs', 'ecapa_tdnn', 'demo.yaml')
 TINY = ['model.args.channels=[16,16,16,16,48]', 'model.args.attention_channels=8',
         'model.args.se_channels=8', 'model.args.lin_neurons=16', 'train.batch_size=8',
-        'train.epochs=2', 'train.num_workers=1', 'train.eval_every=1', 'train.log_every=1']
-SIZES = ['train_speakers=6', 'train_videos=2', 'train_utterances=2', 'test_speakers=4',
+        'train.epochs=2', 'train.num_workers=1', 'train.eval_every=1', 'train.log_every=1',
+        'data.valid_utterances=2']
+SIZES = ['train_speakers=6', 'train_videos=2', 'train_utterances=3', 'test_speakers=4',
          'test_videos=2', 'test_utterances=3', 'num_trials=40']
 
 
@@ -44,12 +45,12 @@ def test_train_resume_eval_export_infer(demo, tmp_path):
     run_dir = str(tmp_path / 'run')
     common = ['--config', CONFIG, '--run_dir', run_dir, *TINY, *data]
     first = run('train.py', *common, 'train.max_steps=2')   # stops mid-epoch
-    assert 'evaluation after epoch' in first.stdout
+    assert 'validation after epoch' in first.stdout
     again = run('train.py', *common, check=False)          # refuses to overwrite a run
     assert again.returncode == 2 and 'pass --resume' in again.stderr
     run('train.py', *common, '--resume')
     with open(os.path.join(run_dir, 'checkpoints', 'latest.json')) as f:
-        assert json.load(f)['latest'] == 'step_00000006'    # 2 epochs x 3 steps (24 items, batch 8)
+        assert json.load(f)['latest'] == 'step_00000006'    # 2 epochs x 3 steps (36 - 12 held out, batch 8)
     for name in ('config.yaml', 'train_log.jsonl', 'eval_log.jsonl', 'plots/training_curves.png',
                  'checkpoints/best.ckpt'):
         assert os.path.exists(os.path.join(run_dir, name)), name
