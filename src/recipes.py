@@ -5,27 +5,18 @@ network factory, its loss, its data and its evaluation. Model packages register 
 ``src/<model>/recipe.py``; :func:`load_recipes` imports those modules on first use (nothing is
 imported or registered before a script asks for a model).
 """
-import importlib
-
 from .registry import Registry
 
-MODELS = Registry('model')
 # Packages whose recipe modules register models; a new model adds one line.
 RECIPE_MODULES = ('src.ecapa_tdnn.recipe', 'src.panns.recipe')
-_loaded = False
+MODELS = Registry('model', modules=RECIPE_MODULES)
 
 
 def load_recipes():
-    global _loaded
-    if not _loaded:
-        for module in RECIPE_MODULES:
-            importlib.import_module(module)
-        _loaded = True
-    return MODELS
+    """The model registry with every recipe module imported."""
+    return MODELS.load()
 
 
 def get_recipe(name):
     """The registered recipe for model ``name`` (ConfigError naming the nearest known model)."""
-    return load_recipes().get(name)
-
-
+    return MODELS.get(name)

@@ -19,7 +19,6 @@ import os
 import numpy as np
 
 from src.audio import read_audio
-from src.data.demo import ESC10_CATEGORIES, ESC50_CATEGORIES, ESC50_HEADER
 from src.data.manifest import read_table
 from src.errors import ConfigError, DataError
 
@@ -27,6 +26,25 @@ log = logging.getLogger(__name__)
 
 FOLDS = (1, 2, 3, 4, 5)
 AUDIO_SUFFIXES = ('.wav', '.flac', '.ogg')
+
+# ESC-50's schema (Piczak, ACM MM 2015). The 50 categories, index = target (as in
+# ``ESC-50/meta/esc50.csv``).
+ESC50_CATEGORIES = (
+    'dog', 'rooster', 'pig', 'cow', 'frog', 'cat', 'hen', 'insects', 'sheep', 'crow',
+    'rain', 'sea_waves', 'crackling_fire', 'crickets', 'chirping_birds', 'water_drops', 'wind',
+    'pouring_water', 'toilet_flush', 'thunderstorm',
+    'crying_baby', 'sneezing', 'clapping', 'breathing', 'coughing', 'footsteps', 'laughing',
+    'brushing_teeth', 'snoring', 'drinking_sipping',
+    'door_wood_knock', 'mouse_click', 'keyboard_typing', 'door_wood_creaks', 'can_opening',
+    'washing_machine', 'vacuum_cleaner', 'clock_alarm', 'clock_tick', 'glass_breaking',
+    'helicopter', 'chainsaw', 'siren', 'car_horn', 'engine', 'train', 'church_bells', 'airplane',
+    'fireworks', 'hand_saw')
+# The ESC-10 subset (``esc10`` column True), in target order.
+ESC10_CATEGORIES = ('dog', 'rooster', 'rain', 'sea_waves', 'crackling_fire', 'crying_baby',
+                    'sneezing', 'clock_tick', 'helicopter', 'chainsaw')
+ESC50_HEADER = ('filename', 'fold', 'target', 'category', 'esc10', 'src_file', 'take')
+ESC50_SAMPLE_RATE = 44100          # Hz, 16-bit mono 5 s clips
+
 # How many missing files an error names before it only counts them.
 _MISSING_SHOWN = 3
 

@@ -7,11 +7,12 @@ import pytest
 import soundfile
 
 from src.audio import write_audio
-from src.data.demo import ESC10_CATEGORIES, make_demo
+from src.data.demo import make_demo
 from src.errors import ConfigError, DataError
 from tests.helpers import raises_one_line
-from src.panns.dataset import (SoundClipSet, class_names, class_targets, fold_split, read_esc50,
-                               read_folder_of_classes, read_labelled_csv)
+from src.panns.dataset import (ESC10_CATEGORIES, ESC50_CATEGORIES, SoundClipSet, class_names,
+                               class_targets, fold_split, read_esc50, read_folder_of_classes,
+                               read_labelled_csv)
 
 HEADER = 'filename,fold,target,category,esc10,src_file,take\n'
 
@@ -34,6 +35,14 @@ def fake_esc50(tmp_path, lines, files=()):
 
 def one_line_error(call, *match):
     return raises_one_line(DataError, call, *match)
+
+
+def test_real_category_names():
+    assert len(ESC50_CATEGORIES) == len(set(ESC50_CATEGORIES)) == 50
+    assert ESC50_CATEGORIES[:3] == ('dog', 'rooster', 'pig')
+    assert ESC50_CATEGORIES[10] == 'rain' and ESC50_CATEGORIES[49] == 'hand_saw'
+    targets = [ESC50_CATEGORIES.index(name) for name in ESC10_CATEGORIES]
+    assert targets == [0, 1, 10, 11, 12, 20, 21, 38, 40, 41]
 
 
 def test_read_esc50_rows(esc50):
