@@ -1,7 +1,7 @@
 """The naive speaker-verification baseline a trained embedding must beat: cosine of the
 utterance-mean log-mel (``eval.baseline``, printed beside the EER).
 
-On the demo VoxCeleb (:mod:`src.data.demo.voxceleb`) it scores about 43 % EER, since each video's
+On the demo VoxCeleb (``preprocess.py demo voxceleb``) it scores about 43 % EER, since each video's
 channel colours the mean spectrum; the trained demo ECAPA-TDNN about 5 %.
 """
 import os

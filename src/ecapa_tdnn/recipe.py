@@ -11,7 +11,7 @@ from typing import Literal
 import numpy as np
 
 from ..engine.recipe import Recipe
-from ..errors import ConfigError, DataError
+from ..errors import ConfigError
 from ..recipes import MODELS
 from .loss import AamSoftmaxLoss, CosineClassifier
 from .network import EcapaTdnn
@@ -48,39 +48,6 @@ class VerificationEvalConfig:
     baseline: bool = False            # also score the naive baseline (cosine of mean log-mel)
 
 
-class SpeakerBatches:
-    """Batches of a :class:`~src.ecapa_tdnn.dataset.VoxCelebTrainSet` with one crop length each.
-
-    The crop length is drawn per batch from ``crop_seconds``; an unreadable item is replaced by
-    another random one and counted (the loader stops when too many are bad).
-    """
-
-    def __init__(self, items, crop_seconds, sample_rate):
-        self.items, self.sample_rate = items, sample_rate
-        lo, hi = (crop_seconds, crop_seconds) if np.isscalar(crop_seconds) else crop_seconds
-        self.crop = (int(lo * sample_rate), int(hi * sample_rate))
-        self.num_classes = items.num_classes
-
-    def __len__(self):
-        return len(self.items)
-
-    def make_batch(self, indices, rng):
-        num_samples = int(rng.integers(self.crop[0], self.crop[1] + 1))
-        feats, labels, bad = [], [], 0
-        for index in indices:
-            item = self.items.get(int(index), rng, num_samples=num_samples)
-            tries = 0
-            while item is None and tries < 20:
-                bad, tries = bad + 1, tries + 1
-                item = self.items.get(int(rng.integers(len(self.items))), rng, num_samples=num_samples)
-            if item is None:
-                raise DataError("20 unreadable training files in a row; check the training list")
-            feats.append(item['feats'])
-            labels.append(item['label'])
-        return {'feats': np.stack(feats).astype(np.float32),
-                'labels': np.asarray(labels, np.int32).reshape(-1, 1), '_bad': bad}
-
-
 def _loss_net_class():
     from mindspore import nn
 
@@ -112,7 +79,7 @@ class EcapaRecipe(Recipe):
     def example_batch(self, cfg, batch_size, rng, frames=60, num_classes=5):
         from types import SimpleNamespace
         feats = rng.standard_normal((batch_size, frames, cfg.data.n_mels)).astype(np.float32)
-        labels = rng.integers(0, num_classes, (batch_size, 1)).astype(np.int32)
+        labels = rng.integers(0, num_classes, batch_size).astype(np.int32)
         return {'feats': feats, 'labels': labels}, SimpleNamespace(num_classes=num_classes)
 
     def load_pretrained(self, network, path):
@@ -150,10 +117,8 @@ class EcapaRecipe(Recipe):
             kinds = tuple(k for k in d.augment_kinds if (k == 'reverb' and d.rirs) or (k != 'reverb' and d.musan))
             augmenter = Augmenter(musan_root=d.musan or None, rir_root=d.rirs or None,
                                   sample_rate=d.sample_rate, prob=d.augment_prob, kinds=kinds)
-        items = VoxCelebTrainSet(d.train_manifest, d.speakers, crop_seconds=tuple(d.crop_seconds),
-                                 sample_rate=d.sample_rate, augmenter=augmenter, fbank=self.fbank(cfg),
-                                 max_bad_fraction=cfg.train.max_bad_fraction)
-        return SpeakerBatches(items, tuple(d.crop_seconds), d.sample_rate)
+        return VoxCelebTrainSet(d.train_manifest, d.speakers, crop_seconds=tuple(d.crop_seconds),
+                                sample_rate=d.sample_rate, augmenter=augmenter, fbank=self.fbank(cfg))
 
     def build_loss_net(self, network, cfg, train_set):
         size = cfg.model.args.get(

@@ -13,16 +13,14 @@ Layouts:
 * a labelled CSV (:func:`read_labelled_csv`): columns ``path,label[,fold]``.
 """
 import csv
-import logging
 import os
 
 import numpy as np
 
 from src.audio import read_audio
+from src.data.items import MAX_TRIES, UnreadableItems
 from src.data.manifest import read_table
 from src.errors import ConfigError, DataError
-
-log = logging.getLogger(__name__)
 
 FOLDS = (1, 2, 3, 4, 5)
 AUDIO_SUFFIXES = ('.wav', '.flac', '.ogg')
@@ -269,7 +267,9 @@ class SoundClipSet:
         train: random crops (training) or centre crops (evaluation).
         targets: the label space, sorted ESC-50 / row targets (label ``i`` = ``targets[i]``);
             default :func:`class_targets` of ``rows``. Pass the training set's to a test set.
-        max_tries: replacements tried per unreadable item before giving up.
+        max_tries: replacements tried per unreadable item before a DataError
+            (:mod:`src.data.items`).
+        source: the list the rows come from (ESC-50's csv, a folder, a CSV), named in messages.
         mixup_alpha: mixup in training batches (Zhang et al. 2018): each clip is mixed with
             another of the batch, waveform and target probabilities alike, with weights
             ``lam ~ Beta(alpha, alpha)``; 0 = off.
@@ -280,7 +280,7 @@ class SoundClipSet:
     """
 
     def __init__(self, rows, sample_rate=32000, clip_seconds=5.0, train=True, targets=None,
-                 max_tries=10, mixup_alpha=0.0):
+                 max_tries=MAX_TRIES, source='the clip list', mixup_alpha=0.0):
         if not rows:
             raise ConfigError('SoundClipSet needs at least one clip')
         if clip_seconds <= 0:
@@ -299,8 +299,7 @@ class SoundClipSet:
         self.sample_rate = int(sample_rate)
         self.num_samples = int(round(clip_seconds * sample_rate))
         self.train = bool(train)
-        self.max_tries = int(max_tries)
-        self.bad_paths = set()
+        self.unreadable = UnreadableItems(source, noun='clips', max_tries=max_tries)
 
     def __len__(self):
         return len(self.paths)
@@ -312,14 +311,10 @@ class SoundClipSet:
 
     def get(self, index, rng):
         """The window of clip ``index``: float32 ``(num_samples,)``, or ``None`` when the file
-        is unreadable (recorded in ``bad_paths`` and logged once)."""
+        is unreadable (recorded in :attr:`unreadable`, logged once)."""
         path = self.paths[index]
-        try:
-            wave = read_audio(path, self.sample_rate)
-        except DataError as exc:
-            if path not in self.bad_paths:
-                self.bad_paths.add(path)
-                log.warning('skipping an unreadable clip: %s', exc)
+        wave = self.unreadable.read(path, lambda: read_audio(path, self.sample_rate))
+        if wave is None:
             return None
         excess = len(wave) - self.num_samples
         if excess > 0:
@@ -330,7 +325,8 @@ class SoundClipSet:
         return wave
 
     def make_batch(self, indices, rng):
-        """A batch of windows; unreadable clips are replaced by random others.
+        """A batch of windows; unreadable clips are replaced by random others
+        (:mod:`src.data.items`).
 
         Args:
             indices: clip indices.
@@ -344,23 +340,10 @@ class SoundClipSet:
         Raises:
             DataError: ``max_tries`` replacements in a row were unreadable.
         """
-        waves, labels, bad = [], [], 0
-        for index in indices:
-            index = int(index)
-            wave = self.get(index, rng)
-            tries = 0
-            while wave is None:
-                bad += 1
-                tries += 1
-                if tries > self.max_tries:
-                    raise DataError(f'{self.max_tries + 1} clips in a row were unreadable '
-                                    f'(e.g. {sorted(self.bad_paths)[0]}); check the data')
-                index = int(rng.integers(len(self)))
-                wave = self.get(index, rng)
-            waves.append(wave)
-            labels.append(self.labels[index])
+        waves, used, bad = self.unreadable.gather(lambda index: self.get(index, rng), indices,
+                                                  len(self), rng)
+        labels = self.labels[used]
         waves = np.stack(waves).astype(np.float32, copy=False)
-        labels = np.array(labels, dtype=np.int32)
         probs = np.eye(self.num_classes, dtype=np.float32)[labels]
         if self.train and self.mixup_alpha > 0 and len(labels) > 1:
             lam = rng.beta(self.mixup_alpha, self.mixup_alpha, len(labels)).astype(np.float32)[:, None]

@@ -137,6 +137,11 @@ class PannsRecipe(Recipe):
                               "`python preprocess.py demo esc50` writes a demo ESC-50")
         return rows, class_targets(rows), class_names(rows)
 
+    def data_source(self, cfg):
+        """The list the configured clips come from, for messages about its files."""
+        d = cfg.data
+        return os.path.join(d.esc50_root, 'meta', 'esc50.csv') if d.esc50_root else d.folder_root or d.csv
+
     def _split(self, cfg):
         from .dataset import fold_split
         network_rate = cfg.model.args.get('sample_rate', 32000)
@@ -151,7 +156,8 @@ class PannsRecipe(Recipe):
         from .dataset import SoundClipSet
         train, _, targets, _ = self._split(cfg)
         items = SoundClipSet(train, cfg.data.sample_rate, cfg.data.clip_seconds, train=True,
-                             targets=targets, mixup_alpha=cfg.data.mixup_alpha)
+                             targets=targets, source=self.data_source(cfg),
+                             mixup_alpha=cfg.data.mixup_alpha)
         wanted = cfg.model.args.get('num_classes', 50)
         if items.num_classes != wanted:
             raise ConfigError(f"model.args.num_classes is {wanted} but the data has "
@@ -203,7 +209,7 @@ class PannsRecipe(Recipe):
         from .dataset import SoundClipSet
         _, test, targets, names = self._split(cfg)
         items = SoundClipSet(test, cfg.data.sample_rate, cfg.data.clip_seconds, train=False,
-                             targets=targets)
+                             targets=targets, source=self.data_source(cfg))
         return items, names
 
     def evaluate(self, network, cfg, out_dir, progress=True, cache_key=''):

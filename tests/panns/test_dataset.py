@@ -164,7 +164,7 @@ def test_unreadable_files_are_replaced_and_counted(tmp_path):
     batch = clips.make_batch([1, 0, 1], np.random.default_rng(0))
     assert batch['_bad'] >= 2 and batch['target'].tolist() == [0, 0, 0]
     np.testing.assert_allclose(batch['waveform'], 0.5, atol=1e-4)
-    assert clips.bad_paths == {str(tmp_path / 'bad.wav')}
+    assert clips.unreadable.paths == {str(tmp_path / 'bad.wav')}
     only_bad = SoundClipSet(rows[1:], clip_seconds=0.01, max_tries=2)
     one_line_error(lambda: only_bad.make_batch([0], np.random.default_rng(0)),
                    '3 clips in a row were unreadable')
@@ -214,3 +214,20 @@ def test_labelled_csv(tmp_path):
                    'missing', 'z.wav')
     one_line_error(lambda: read_labelled_csv(tmp_path / 'nowhere.csv', tmp_path),
                    'not found')
+
+
+def test_the_recipes_training_set_is_a_clip_set_of_the_training_folds(esc50):
+    """The path the trainer takes: ``recipe.train_set(cfg).make_batch``."""
+    from src.config import load_config
+    from src.recipes import get_recipe
+    from tests.helpers import ROOT
+    cfg = load_config(os.path.join(ROOT, 'configs', 'panns', 'demo.yaml'),
+                      [f'data.esc50_root={esc50}', 'model.args.num_classes=3', 'data.clip_seconds=0.5'])
+    train = get_recipe(cfg.model.name).train_set(cfg)
+    assert isinstance(train, SoundClipSet) and len(train) == 12 and train.num_classes == 3
+    assert train.unreadable.source == os.path.join(str(esc50), 'meta', 'esc50.csv')
+    batch = train.make_batch([0, 4, 11], np.random.default_rng(0))
+    assert batch['waveform'].shape == (3, 16000) and batch['_bad'] == 0
+    assert batch['target'].dtype == np.int32
+    assert batch['target'].tolist() == [int(train.labels[i]) for i in (0, 4, 11)]
+    np.testing.assert_array_equal(batch['target_probs'], np.eye(3, dtype=np.float32)[batch['target']])
