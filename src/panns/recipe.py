@@ -13,6 +13,7 @@ import numpy as np
 from ..engine.recipe import Recipe
 from ..errors import ConfigError, DataError
 from ..recipes import MODELS
+from .loss import ClassificationLossNet
 from .network import ARCHITECTURES
 
 
@@ -89,22 +90,6 @@ def panns_cnn6(num_classes=50, sample_rate=32000, window_size=1024, hop_size=320
                  spec_augment, freeze_backbone)
 
 
-def _loss_net_class():
-    from mindspore import nn, ops
-
-    class ClassificationLossNet(nn.Cell):
-        def __init__(self, network):
-            super().__init__()
-            self.network = network
-
-        def construct(self, waveform, target_probs):
-            # cross-entropy against class probabilities: one-hot targets, or mixed ones (mixup)
-            log_probs = ops.log_softmax(self.network(waveform), -1)
-            return -(target_probs * log_probs).sum(-1).mean()
-
-    return ClassificationLossNet
-
-
 class PannsRecipe(Recipe):
     data_schema = SoundDataConfig
     eval_schema = ClassificationEvalConfig
@@ -165,7 +150,7 @@ class PannsRecipe(Recipe):
         return items
 
     def build_loss_net(self, network, cfg, train_set):
-        return _loss_net_class()(network)
+        return ClassificationLossNet(network)
 
     def example_batch(self, cfg, batch_size, rng):
         from types import SimpleNamespace
