@@ -36,6 +36,7 @@ from src.audio import Fbank, audio_info, read_audio
 from src.data.items import UnreadableItems
 from src.data.manifest import (read_label_map, read_table, read_trials, write_label_map,
                                write_table, write_text)
+from src.data.prepare import CORPORA, CorpusPreparer
 from src.errors import ConfigError, DataError
 
 __all__ = ['prepare_voxceleb', 'read_trials', 'VoxCelebTrainSet', 'MANIFEST_COLUMNS']
@@ -54,8 +55,10 @@ _AUDIO_SUFFIXES = ('.wav', '.m4a')
 # Preparation
 
 def prepare_voxceleb(roots, out_dir, convert_m4a=True, min_duration=1.0, sample_rate=16000,
-                     exclude_trials=None, num_jobs=4, progress=True):
-    """Scan VoxCeleb trees and write the training manifest and the speaker label map.
+                     exclude_trials=None, trials=None, trials_audio_root='', num_jobs=4,
+                     progress=True):
+    """Scan VoxCeleb trees and write the training manifest and the speaker label map: the
+    ``voxceleb`` corpus preparer (``python preprocess.py voxceleb``).
 
     Args:
         roots: list of dataset folders; each holds ``dev/aac`` or ``dev/wav`` (VoxCeleb2),
@@ -69,6 +72,10 @@ def prepare_voxceleb(roots, out_dir, convert_m4a=True, min_duration=1.0, sample_
         sample_rate: the rate every wav file must have (conversion produces it).
         exclude_trials: optional list of trial-list files whose speakers are left out, e.g.
             VoxCeleb1's ``veri_test2.txt`` when VoxCeleb1 dev is part of the training data.
+        trials: optional trial lists (``veri_test2.txt`` format) to check and copy into
+            ``out_dir``, for the configs' ``data.trials`` / ``eval.extra_trials``.
+        trials_audio_root: the folder the trial paths are relative to (VoxCeleb1's ``wav/``);
+            given, every trial file must exist there.
         num_jobs: ffmpeg processes run at once.
         progress: show tqdm progress bars.
 
@@ -78,15 +85,18 @@ def prepare_voxceleb(roots, out_dir, convert_m4a=True, min_duration=1.0, sample_
     Raises:
         DataError: a missing root, a root without speaker folders, m4a files without ffmpeg
             (or with ``convert_m4a=False``), a wav file at another rate, two roots holding the
-            same utterance, or no usable utterance at all.
+            same utterance, no usable utterance at all, or a malformed trial list (checked
+            first) or one whose files are missing under ``trials_audio_root``.
     """
     if isinstance(roots, (str, os.PathLike)):
         roots = [roots]
     out_dir = os.path.abspath(out_dir)
+    for path in trials or ():
+        read_trials(path, trials_audio_root or None, check_files=bool(trials_audio_root))
     excluded = set()
     for trial_path in exclude_trials or ():
-        trials = read_trials(trial_path, check_files=False)
-        excluded.update(utt.split('/')[0] for _, enroll, test in trials for utt in (enroll, test))
+        excluded.update(utt.split('/')[0] for _, enroll, test in read_trials(trial_path, check_files=False)
+                        for utt in (enroll, test))
 
     found = {}                                          # utt_id -> source file
     for root in roots:
@@ -143,9 +153,34 @@ def prepare_voxceleb(roots, out_dir, convert_m4a=True, min_duration=1.0, sample_
     write_table(manifest, rows, list(MANIFEST_COLUMNS))
     speakers = write_label_map(os.path.join(out_dir, 'speakers.json'),
                                (row['speaker'] for row in rows))
+    for path in trials or ():
+        target = os.path.join(out_dir, os.path.basename(path))
+        if os.path.abspath(path) != target:
+            with open(path, encoding='utf-8') as handle:
+                write_text(target, handle.read())
     log.info('prepared %d utterances of %d speakers (%d skipped) in %s', len(rows),
              len(speakers), len(skipped), manifest)
     return manifest
+
+
+def voxceleb_arguments(parser):
+    """The options of ``preprocess.py voxceleb`` (the keywords of :func:`prepare_voxceleb`)."""
+    parser.add_argument('--roots', nargs='+', required=True,
+                        help='VoxCeleb2 dev/aac or wav trees, VoxCeleb1 wav trees')
+    parser.add_argument('--out', dest='out_dir', metavar='DIR', required=True, help='output folder')
+    parser.add_argument('--trials', nargs='*', help='trial lists to check and copy (veri_test2.txt format)')
+    parser.add_argument('--trials_audio_root', default='',
+                        help='VoxCeleb1 wav/ folder the trial paths are relative to')
+    parser.add_argument('--exclude_trials', nargs='*', help='leave out the speakers of these trial lists')
+    parser.add_argument('--no_convert', dest='convert_m4a', action='store_false',
+                        help='do not convert m4a (error instead)')
+    parser.add_argument('--min_duration', type=float, default=1.0)
+    parser.add_argument('--jobs', dest='num_jobs', type=int, default=4, help='parallel ffmpeg processes')
+
+
+CORPORA.register('voxceleb', CorpusPreparer(
+    prepare_voxceleb, voxceleb_arguments,
+    'lists of real VoxCeleb trees (m4a converted to 16 kHz wav with ffmpeg), trial lists checked'))
 
 
 def _scan_root(root):

@@ -11,6 +11,9 @@ Layouts:
   ``ESC-50/meta/esc50.csv`` with ``filename,fold,target,category,esc10,src_file,take``.
 * a folder of classes (:func:`read_folder_of_classes`): ``root/<class>/*.wav``.
 * a labelled CSV (:func:`read_labelled_csv`): columns ``path,label[,fold]``.
+
+``python preprocess.py esc50`` (:func:`prepare_esc50`) checks a downloaded ESC-50 tree before
+training and lists its clips.
 """
 import csv
 import os
@@ -19,7 +22,8 @@ import numpy as np
 
 from src.audio import read_audio
 from src.data.items import MAX_TRIES, UnreadableItems
-from src.data.manifest import read_table
+from src.data.manifest import read_table, write_table, write_text
+from src.data.prepare import CORPORA, CorpusPreparer
 from src.errors import ConfigError, DataError
 
 FOLDS = (1, 2, 3, 4, 5)
@@ -53,8 +57,13 @@ def _check_fold(fold, where):
                         'cross-validation)')
 
 
+def missing_files(rows):
+    """The paths of ``rows`` that are not files, in row order."""
+    return [row['path'] for row in rows if not os.path.isfile(row['path'])]
+
+
 def _check_files(rows, source):
-    missing = [row['path'] for row in rows if not os.path.isfile(row['path'])]
+    missing = missing_files(rows)
     if missing:
         raise DataError(f'{len(missing)} of the {len(rows)} audio files of {source} are missing '
                         f'(e.g. {", ".join(missing[:_MISSING_SHOWN])}); check the audio root')
@@ -140,6 +149,62 @@ def _esc50_row(fields, where, root):
                         f'{"" if category in ESC10_CATEGORIES else "not "}an ESC-10 class')
     return {'path': os.path.abspath(os.path.join(root, 'audio', name)), 'fold': fold,
             'target': target, 'category': category, 'esc10': esc10}
+
+
+# The manifest of :func:`prepare_esc50`: what :func:`read_labelled_csv` reads (``label`` is the
+# category), plus the published target.
+CLIP_COLUMNS = ('path', 'label', 'fold', 'target')
+
+
+def prepare_esc50(root, out_dir, esc10=False):
+    """Check an ESC-50 tree and write the list of its clips: the ``esc50`` corpus preparer
+    (``python preprocess.py esc50``).
+
+    Training reads the tree itself (``data.esc50_root``, classes in ESC-50's target order); the
+    check finds a broken download before a run does, and the manifest lists the clips for other
+    tools (or for ``data.csv``, which orders the classes by name).
+
+    Args:
+        root: the ``ESC-50`` folder (``audio/``, ``meta/esc50.csv``).
+        out_dir: output folder: ``clips.csv`` (:data:`CLIP_COLUMNS`, absolute paths, csv
+            order), or, when audio files are missing, ``missing.txt`` (all of them, one per
+            line) instead.
+        esc10: only the ESC-10 subset.
+
+    Returns:
+        path of the written ``clips.csv``.
+
+    Raises:
+        DataError: what :func:`read_esc50` rejects (no tree, a malformed csv named by
+            file:line), or audio files missing (counted, the first named, all listed in
+            ``missing.txt``).
+    """
+    rows = read_esc50(root, esc10=esc10, check_files=False)
+    out_dir = os.path.abspath(out_dir)
+    missing_list, manifest = os.path.join(out_dir, 'missing.txt'), os.path.join(out_dir, 'clips.csv')
+    missing = missing_files(rows)
+    if missing:
+        if os.path.exists(manifest):                 # of an earlier, complete tree: stale now
+            os.remove(manifest)
+        write_text(missing_list, ''.join(path + '\n' for path in missing))
+        raise DataError(f'{len(missing)} of the {len(rows)} audio files of '
+                        f'{os.path.join(root, "meta", "esc50.csv")} are missing (e.g. {missing[0]}); '
+                        f'all are listed in {missing_list}: complete the download')
+    if os.path.exists(missing_list):                 # of an earlier, incomplete tree
+        os.remove(missing_list)
+    write_table(manifest, [dict(row, label=row['category']) for row in rows], CLIP_COLUMNS)
+    return manifest
+
+
+def esc50_arguments(parser):
+    """The options of ``preprocess.py esc50`` (the keywords of :func:`prepare_esc50`)."""
+    parser.add_argument('--root', required=True, help='the ESC-50 folder (audio/, meta/esc50.csv)')
+    parser.add_argument('--out', dest='out_dir', metavar='DIR', required=True, help='output folder')
+    parser.add_argument('--esc10', action='store_true', help='only the ESC-10 subset')
+
+
+CORPORA.register('esc50', CorpusPreparer(
+    prepare_esc50, esc50_arguments, 'check an ESC-50 tree (csv, missing clips) and list its clips'))
 
 
 def class_targets(rows):

@@ -73,6 +73,22 @@ def test_prepare_both_sets_and_exclude_trial_speakers(demo, tmp_path):
         prepare_voxceleb([demo['voxceleb2'], demo['voxceleb2']], tmp_path / 'c', progress=False)
 
 
+def test_prepare_checks_and_copies_trial_lists(demo, tmp_path):
+    out = tmp_path / 'lists'
+    prepare_voxceleb([demo['voxceleb2']], out, trials=[demo['trials']],
+                     trials_audio_root=demo['audio_root'], progress=False)
+    with open(demo['trials']) as handle:
+        assert (out / 'veri_test2.txt').read_text() == handle.read()
+    # checked before the (long) preparation: nothing is written for a list with missing files
+    with pytest.raises(DataError, match='are missing under'):
+        prepare_voxceleb([demo['voxceleb2']], tmp_path / 'wrong', trials=[demo['trials']],
+                         trials_audio_root=demo['voxceleb2'], progress=False)
+    assert not (tmp_path / 'wrong').exists()
+    (tmp_path / 'broken.txt').write_text('1 a.wav\n')
+    with pytest.raises(DataError, match='broken.txt:1'):
+        prepare_voxceleb([demo['voxceleb2']], tmp_path / 'wrong', trials=[tmp_path / 'broken.txt'])
+
+
 def test_prepare_skips_short_and_unreadable_files(demo, tmp_path):
     root = tmp_path / 'vox'
     shutil.copytree(os.path.join(demo['voxceleb1'], 'wav'), root / 'wav')

@@ -231,3 +231,36 @@ def test_the_recipes_training_set_is_a_clip_set_of_the_training_folds(esc50):
     assert batch['target'].dtype == np.int32
     assert batch['target'].tolist() == [int(train.labels[i]) for i in (0, 4, 11)]
     np.testing.assert_array_equal(batch['target_probs'], np.eye(3, dtype=np.float32)[batch['target']])
+
+
+def test_prepare_esc50_lists_the_clips_or_the_missing_ones(esc50, tmp_path):
+    from src.panns.dataset import CLIP_COLUMNS, prepare_esc50
+    from src.data.manifest import read_table
+    manifest = prepare_esc50(esc50, tmp_path / 'lists')
+    assert manifest == str(tmp_path / 'lists' / 'clips.csv')
+    rows = read_table(manifest, {'path': str, 'label': str, 'fold': int, 'target': int})
+    assert list(rows[0]) == list(CLIP_COLUMNS)
+    assert [(r['path'], r['label'], r['fold'], r['target']) for r in rows] == [
+        (r['path'], r['category'], r['fold'], r['target']) for r in read_esc50(esc50)]
+    # what data.csv reads: the same clips and folds (classes ordered by name)
+    listed = read_labelled_csv(manifest, '/unused')
+    assert [(r['path'], r['category'], r['fold']) for r in listed] == [
+        (r['path'], r['category'], r['fold']) for r in read_esc50(esc50)]
+    assert len(read_table(prepare_esc50(esc50, tmp_path / 'esc10', esc10=True), {'path': str})) == 15
+    # a broken copy of the tree: every missing clip listed, the stale manifest gone
+    import shutil
+    broken = tmp_path / 'ESC-50'
+    shutil.copytree(esc50, broken)
+    prepare_esc50(broken, tmp_path / 'lists')
+    gone = sorted((broken / 'audio').glob('5-*.wav'))
+    for path in gone:
+        path.unlink()
+    one_line_error(lambda: prepare_esc50(broken, tmp_path / 'lists'),
+                   f'3 of the 15 audio files of {broken}/meta/esc50.csv are missing',
+                   str(tmp_path / 'lists' / 'missing.txt'))
+    assert (tmp_path / 'lists' / 'missing.txt').read_text().split() == [str(p) for p in gone]
+    assert not (tmp_path / 'lists' / 'clips.csv').exists()
+    (tmp_path / 'bad' / 'meta').mkdir(parents=True)
+    (tmp_path / 'bad' / 'meta' / 'esc50.csv').write_text('filename,fold\n')
+    one_line_error(lambda: prepare_esc50(tmp_path / 'bad', tmp_path / 'out'), 'esc50.csv:1')
+    assert not (tmp_path / 'out').exists()

@@ -1,9 +1,10 @@
 """Synthetic stand-ins for the public corpora, written in their exact on-disk layouts.
 
 The demo recipes train and evaluate on these, so every script runs end to end in minutes on a
-CPU without downloading anything. Each generator is registered in :data:`DEMO_CORPORA` as
-``(out_dir, seed=0, **sizes) -> {name: written path}`` and is deterministic: the same seed and
-sizes give byte-identical files. One module per corpus; their shared signal helpers are in
+CPU without downloading anything. Each generator, ``(out_dir, seed=0, **sizes) -> {name: written
+path}``, is registered in :data:`DEMO_CORPORA` (:class:`DemoCorpus`, with the lists a recipe
+reads where it needs some) and is deterministic: the same seed and sizes give byte-identical
+files. One module per corpus; their shared signal helpers are in
 :mod:`.dsp` and the synthetic voices of the speech corpora in :mod:`.voice`.
 
 * ``voxceleb`` (:mod:`.voxceleb`): ``voxceleb2/dev/wav/idNNNNN/<video>/NNNNN.wav`` training
@@ -19,12 +20,37 @@ sizes give byte-identical files. One module per corpus; their shared signal help
 
 Nothing in production imports this package: only ``preprocess.py demo`` and the tests do.
 """
+from dataclasses import dataclass
+from typing import Callable, Optional
+
 from src.registry import Registry
 
 # The corpus modules register their generators; they are imported on the first look-up.
 DEMO_CORPORA = Registry('demo corpus', modules=(
     'src.data.demo.voxceleb', 'src.data.demo.musan', 'src.data.demo.rirs_noises',
     'src.data.demo.esc50'))
+
+
+@dataclass(frozen=True)
+class DemoCorpus:
+    """A registered demo corpus.
+
+    Attributes:
+        make: ``make(out_dir, seed=0, **sizes) -> {name: written path}``.
+        lists: optional ``lists(written, out_dir) -> manifest``: the lists a recipe reads,
+            written from ``make``'s result the way the real corpus's preparer writes them
+            (``preprocess.py demo`` runs it after ``make``).
+    """
+    make: Callable
+    lists: Optional[Callable] = None
+
+
+def demo_corpus(name, lists=None):
+    """Decorator: register the generator ``make`` as the demo corpus ``name`` (with ``lists``)."""
+    def register(make):
+        DEMO_CORPORA.register(name, DemoCorpus(make, lists))
+        return make
+    return register
 
 
 def make_demo(name, out_dir, seed=0, **sizes):
@@ -39,4 +65,4 @@ def make_demo(name, out_dir, seed=0, **sizes):
     Returns:
         dict name -> written path (corpus roots and list files).
     """
-    return DEMO_CORPORA.get(name)(out_dir, seed=seed, **sizes)
+    return DEMO_CORPORA.get(name).make(out_dir, seed=seed, **sizes)

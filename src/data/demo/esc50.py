@@ -14,7 +14,7 @@ from src.data.manifest import write_text
 from src.errors import ConfigError
 from src.panns.dataset import ESC10_CATEGORIES, ESC50_CATEGORIES, ESC50_HEADER, ESC50_SAMPLE_RATE
 
-from . import DEMO_CORPORA
+from . import demo_corpus
 from .dsp import normalise, smooth
 
 # How a synthetic sound class is built: target % 5 picks the kind (see _sound_class).
@@ -185,7 +185,7 @@ def esc50_demo_categories(classes):
     return sorted(order[:int(classes)], key=ESC50_CATEGORIES.index)
 
 
-@DEMO_CORPORA.register('esc50')
+@demo_corpus('esc50')
 def make_esc50_demo(out_dir, seed=0, classes=10, clips_per_class=20, seconds=5.0,
                     sample_rate=ESC50_SAMPLE_RATE):
     """A synthetic ESC-50: ``ESC-50/audio/{fold}-{clip_id}-{take}-{target}.wav`` and

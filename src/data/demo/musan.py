@@ -5,7 +5,7 @@ import numpy as np
 
 from src.audio import write_audio
 
-from . import DEMO_CORPORA
+from . import demo_corpus
 from .dsp import HOP, SAMPLE_RATE, bin_freqs, complex_noise, db_to_gain, istft, normalise, num_frames
 from .voice import draw_channel, draw_speaker, synthesize
 
@@ -54,7 +54,7 @@ def _music(rng, num_samples, sample_rate):
 
 
 
-@DEMO_CORPORA.register('musan')
+@demo_corpus('musan')
 def make_musan_demo(out_dir, seed=0, noise_files=4, music_files=3, speech_files=3,
                     seconds=(5.0, 10.0), sample_rate=SAMPLE_RATE):
     """A synthetic MUSAN: ``musan/noise/free-sound/noise-free-sound-NNNN.wav``,

@@ -6,7 +6,7 @@ import numpy as np
 from src.audio import write_audio
 from src.data.manifest import write_text
 
-from . import DEMO_CORPORA
+from . import demo_corpus
 from .dsp import SAMPLE_RATE
 
 _ROOM_SIZES = {'smallroom': (0.15, 0.35), 'mediumroom': (0.35, 0.7), 'largeroom': (0.7, 1.2)}
@@ -40,7 +40,7 @@ def _impulse_response(rng, rt60, sample_rate):
     return rir + tail
 
 
-@DEMO_CORPORA.register('rirs_noises')
+@demo_corpus('rirs_noises')
 def make_rirs_demo(out_dir, seed=0, rooms_per_size=2, rirs_per_room=3, sample_rate=SAMPLE_RATE):
     """A synthetic RIRS_NOISES: ``RIRS_NOISES/simulated_rirs/{smallroom,mediumroom,largeroom}/
     RoomNNN/RoomNNN-NNNNN.wav`` and each size's Kaldi ``rir_list``.

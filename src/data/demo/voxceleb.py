@@ -8,7 +8,7 @@ from src.audio import write_audio
 from src.data.manifest import write_trials
 from src.errors import ConfigError
 
-from . import DEMO_CORPORA
+from . import demo_corpus
 from .dsp import SAMPLE_RATE
 from .voice import draw_channel, draw_speaker, synthesize
 
@@ -81,7 +81,14 @@ def _draw_trials(utterances, num_trials, rng):
     return trials
 
 
-@DEMO_CORPORA.register('voxceleb')
+def write_demo_lists(written, out_dir):
+    """The training lists of the demo (``<out_dir>/lists/``), as ``preprocess.py voxceleb`` writes
+    them for the real VoxCeleb2 dev; returns the manifest."""
+    from src.ecapa_tdnn.dataset import prepare_voxceleb
+    return prepare_voxceleb([written['voxceleb2']], os.path.join(out_dir, 'lists'), progress=False)
+
+
+@demo_corpus('voxceleb', lists=write_demo_lists)
 def make_voxceleb_demo(out_dir, seed=0, train_speakers=40, train_videos=8, train_utterances=4,
                        train_seconds=(1.5, 2.5), test_speakers=20, test_videos=4,
                        test_utterances=3, test_seconds=(3.0, 6.0), num_trials=2000,
