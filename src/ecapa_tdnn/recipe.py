@@ -5,12 +5,13 @@ ECAPA-TDNN -> cosine classifier -> AAM-softmax. Evaluation: full-utterance embed
 list's files (cached), cosine scores (optionally AS-norm), EER and minDCF, score file, DET curve.
 """
 import inspect
+import os
 from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
 
-from ..engine.recipe import Recipe
+from ..engine.recipe import Demo, Recipe
 from ..errors import ConfigError
 from ..recipes import MODELS
 from .loss import AamSoftmaxLoss, CosineClassifier
@@ -162,6 +163,13 @@ class EcapaRecipe(Recipe):
             return 0
         return int(self.fbank(cfg)(np.zeros(samples, np.float32)).shape[0])
 
+    def demo_inference(self, cfg, model_path):
+        """A verification of the first trial of the demo's trial list."""
+        from .dataset import read_trials
+        _, enroll, test = read_trials(cfg.data.trials, cfg.data.eval_audio_root)[0]
+        return ['verify', os.path.join(cfg.data.eval_audio_root, enroll),
+                os.path.join(cfg.data.eval_audio_root, test), '--model', model_path]
+
     def sidecar(self, cfg):
         return {'model': cfg.model.name, 'input': 'fbank (batch, frames, n_mels), float32',
                 'output': 'embedding (batch, 1, lin_neurons)', 'sample_rate': cfg.data.sample_rate,
@@ -177,5 +185,7 @@ def ecapa_tdnn_c512(**kwargs):
 ecapa_tdnn_c512.__signature__ = inspect.signature(EcapaTdnn)
 
 # EcapaTdnn's defaults are the paper's C=1024 model with a 192-dim embedding.
-MODELS.register('ecapa_tdnn', EcapaRecipe(EcapaTdnn, AamSoftmaxLoss))
+DEMO = Demo('ecapa_tdnn', 'configs/ecapa_tdnn/demo.yaml', ('voxceleb', 'musan', 'rirs_noises'),
+            'VoxCeleb-layout demo: EER next to the naive baseline, and a verification (~10 min)')
+MODELS.register('ecapa_tdnn', EcapaRecipe(EcapaTdnn, AamSoftmaxLoss, demo=DEMO))
 MODELS.register('ecapa_tdnn_c512', EcapaRecipe(ecapa_tdnn_c512, AamSoftmaxLoss))

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..engine.recipe import Recipe
+from ..engine.recipe import Demo, Recipe
 from ..errors import ConfigError, DataError
 from ..recipes import MODELS
 from .loss import ClassificationLossNet
@@ -332,6 +332,11 @@ class PannsRecipe(Recipe):
         except (ConfigError, DataError):
             return None
 
+    def demo_inference(self, cfg, model_path):
+        """The top tags of the first four clips of the held-out fold."""
+        _, test, _, _ = self._split(cfg)
+        return ['tag', *[row['path'] for row in test[:4]], '--model', model_path]
+
     def sidecar(self, cfg):
         meta = {'model': cfg.model.name, 'task': 'classification',
                 'input': 'waveform (batch, samples), float32',
@@ -364,4 +369,6 @@ def plot_confusion(confusion, names, path, title):
 
 MODELS.register('panns_cnn14', PannsRecipe(panns_cnn14))
 MODELS.register('panns_cnn10', PannsRecipe(panns_cnn10))
-MODELS.register('panns_cnn6', PannsRecipe(panns_cnn6))
+DEMO = Demo('panns', 'configs/panns/demo.yaml', ('esc50',),
+            'ESC-50-layout demo: CNN6 accuracy on fold 5, a confusion matrix, top-3 tags (~4 min)')
+MODELS.register('panns_cnn6', PannsRecipe(panns_cnn6, demo=DEMO))
