@@ -1,28 +1,19 @@
 """The MUSAN demo: the real set's layout, files the augmenter finds, byte-identical reruns."""
 import re
 
-import pytest
-
 from src.audio import musan_sources
 from src.data.demo import make_demo
+from tests.data.demo import corpus_fixture, layout_files
 from tests.helpers import file_hashes
 
 TINY_MUSAN = dict(noise_files=2, music_files=1, speech_files=1, seconds=(1.0, 1.5))
 LAYOUT = re.compile(r'musan/(noise/free-sound/noise-free-sound|music/fma/music-fma'
                     r'|speech/librivox/speech-librivox)-\d{4}\.wav')
-
-
-@pytest.fixture(scope='module')
-def corpus(tmp_path_factory):
-    root = tmp_path_factory.mktemp('demo')
-    make_demo('musan', root, **TINY_MUSAN)
-    return root
+corpus = corpus_fixture('musan', **TINY_MUSAN)
 
 
 def test_layout_matches_the_real_set(corpus):
-    files = sorted(file_hashes(corpus))
-    for path in files:
-        assert LAYOUT.fullmatch(path), path
+    files = layout_files(corpus, LAYOUT)
     assert sum('musan/' in p for p in files) == 4
 
 

@@ -3,29 +3,21 @@ path and a decay, byte-identical reruns."""
 import re
 
 import numpy as np
-import pytest
 import soundfile
 
 from src.audio import rir_sources
 from src.data.demo import make_demo
+from tests.data.demo import corpus_fixture, layout_files
 from tests.helpers import file_hashes
 
 TINY_RIRS = dict(rooms_per_size=1, rirs_per_room=2)
 LAYOUT = re.compile(r'RIRS_NOISES/simulated_rirs/(small|medium|large)room/'
                     r'(Room\d{3}/Room\d{3}-\d{5}\.wav|rir_list)')
-
-
-@pytest.fixture(scope='module')
-def corpus(tmp_path_factory):
-    root = tmp_path_factory.mktemp('demo')
-    make_demo('rirs_noises', root, **TINY_RIRS)
-    return root
+corpus = corpus_fixture('rirs_noises', **TINY_RIRS)
 
 
 def test_layout_matches_the_real_set(corpus):
-    files = sorted(file_hashes(corpus))
-    for path in files:
-        assert LAYOUT.fullmatch(path), path
+    files = layout_files(corpus, LAYOUT)
     assert sum(p.endswith('.wav') and 'RIRS' in p for p in files) == 3 * 1 * 2
 
 

@@ -9,7 +9,7 @@ import soundfile
 from src.data.demo import make_demo
 from src.data.manifest import read_trials
 from src.errors import ConfigError
-from tests.data.demo import estimate_f0
+from tests.data.demo import corpus_fixture, estimate_f0, layout_files
 from tests.helpers import file_hashes
 
 TINY_VOX = dict(train_speakers=3, train_videos=2, train_utterances=2, train_seconds=(1.0, 1.5),
@@ -18,19 +18,11 @@ TINY_VOX = dict(train_speakers=3, train_videos=2, train_utterances=2, train_seco
 LAYOUT = re.compile(r'voxceleb2/dev/wav/id0\d{4}/[A-Za-z0-9_-]{11}/\d{5}\.wav'
                     r'|voxceleb1/wav/id1\d{4}/[A-Za-z0-9_-]{11}/\d{5}\.wav'
                     r'|voxceleb1/veri_test2\.txt')
-
-
-@pytest.fixture(scope='module')
-def corpus(tmp_path_factory):
-    root = tmp_path_factory.mktemp('demo')
-    make_demo('voxceleb', root, **TINY_VOX)
-    return root
+corpus = corpus_fixture('voxceleb', **TINY_VOX)
 
 
 def test_layout_matches_the_real_sets(corpus):
-    files = sorted(file_hashes(corpus))
-    for path in files:
-        assert LAYOUT.fullmatch(path), path
+    files = layout_files(corpus, LAYOUT)
     vox2 = [p for p in files if p.startswith('voxceleb2/')]
     vox1 = [p for p in files if p.startswith('voxceleb1/wav/')]
     assert len(vox2) == 3 * 2 * 2 and len(vox1) == 3 * 2 * 2
