@@ -1,45 +1,58 @@
-"""Data preparation: demo corpora and the lists of the real data sets.
+"""Data preparation: demo corpora, the lists of the real data sets, offline inference inputs.
 
-    python preprocess.py demo [voxceleb musan rirs_noises] --out data/demo
+    python preprocess.py demo [voxceleb musan rirs_noises esc50] --out data/demo [--size key=value ...]
         writes the demo corpora (deterministic, seconds) in the real sets' on-disk layouts,
-        and the training lists of the demo VoxCeleb (data/demo/lists/)
+        and the lists a recipe reads where a corpus needs some (the demo VoxCeleb's in
+        data/demo/lists/); a size goes to every named corpus that takes it
+    python preprocess.py CORPUS ...     (python preprocess.py CORPUS --help for its options)
+        the registered corpus preparers (src/data/prepare.py), e.g.
     python preprocess.py voxceleb --roots /data/VoxCeleb2/dev/aac [/data/VoxCeleb1/dev/wav] \\
         --out data/voxceleb [--trials veri_test2.txt list_test_all2.txt list_test_hard2.txt \\
         --trials_audio_root /data/VoxCeleb1/wav]
         training list (train.csv) and speaker map (speakers.json) of VoxCeleb trees; m4a files
         are converted to 16 kHz wav with ffmpeg; trial lists are checked and copied beside them
+    python preprocess.py esc50 --root /data/ESC-50 --out data/esc50 [--esc10]
+        checks an ESC-50 tree (meta/esc50.csv, every clip of it in audio/) and lists its clips
+        (clips.csv; the missing ones in missing.txt)
     python preprocess.py infer_inputs --config configs/ecapa_tdnn/demo.yaml --out runs/demo/infer
         the evaluation inputs as .bin files for an offline runtime (ascend310_infer, or
         `infer.py bins` on any machine); postprocess.py scores what it writes
 """
 import argparse
+import inspect
 import os
-import shutil
 
 from src.cli import run_main
+
+# Sub-commands of this script besides the registered corpus preparers.
+GENERIC_COMMANDS = ('demo', 'infer_inputs')
 
 
 def demo(args):
     from src.data.demo import DEMO_CORPORA, make_demo
+    from src.data.prepare import describe_written
+    from src.errors import ConfigError
     names = args.corpora or DEMO_CORPORA.names()
+    corpora = {name: DEMO_CORPORA.get(name) for name in names}   # unknown: nearest-name error
     sizes = {}
     for text in args.size or ():
         key, _, value = text.partition('=')
         sizes[key] = type_of(value)
+    takes = {name: set(inspect.signature(corpus.make).parameters) for name, corpus in corpora.items()}
+    for key in sizes:
+        if not any(key in keys for keys in takes.values()):
+            raise ConfigError(f"--size {key}: none of the corpora {', '.join(names)} takes it; "
+                              "see the make_*_demo functions of src/data/demo/ for their sizes")
     written = {}
-    for name in names:
-        DEMO_CORPORA.get(name)          # unknown names: one-line error with the nearest
+    for name, corpus in corpora.items():
+        own = {key: value for key, value in sizes.items() if key in takes[name]}
         try:
-            written[name] = make_demo(name, args.out, seed=args.seed, **(sizes if name == 'voxceleb' else {}))
-        except TypeError as err:     # an unknown --size key
-            from src.errors import ConfigError
+            written[name] = make_demo(name, args.out, seed=args.seed, **own)
+        except TypeError as err:     # a size of the wrong type
             raise ConfigError(f"--size: {err}") from None
         print(f"{name}: {', '.join(f'{k}={v}' for k, v in written[name].items())}")
-    if 'voxceleb' in written:
-        from src.ecapa_tdnn.dataset import prepare_voxceleb
-        lists = os.path.join(args.out, 'lists')
-        manifest = prepare_voxceleb([written['voxceleb']['voxceleb2']], lists, progress=False)
-        print(f"voxceleb lists: {manifest}, {os.path.join(lists, 'speakers.json')}")
+        if corpus.lists is not None:
+            print(f"{name} lists: {describe_written(corpus.lists(written[name], args.out))}")
     return written
 
 
@@ -48,19 +61,10 @@ def type_of(text):
     return yaml.safe_load(text)
 
 
-def voxceleb(args):
-    from src.data.manifest import read_trials
-    from src.ecapa_tdnn.dataset import prepare_voxceleb
-    manifest = prepare_voxceleb(args.roots, args.out, convert_m4a=not args.no_convert,
-                                min_duration=args.min_duration, exclude_trials=args.exclude_trials,
-                                num_jobs=args.jobs)
-    for path in args.trials or ():
-        trials = read_trials(path, args.trials_audio_root, check_files=bool(args.trials_audio_root))
-        target = os.path.join(args.out, os.path.basename(path))
-        if os.path.abspath(path) != os.path.abspath(target):
-            shutil.copyfile(path, target)
-        print(f"trials: {target} ({len(trials)} trials)")
-    print(f"training list: {manifest}; speakers: {os.path.join(args.out, 'speakers.json')}")
+def prepare(name, preparer, options):
+    from src.data.prepare import describe_written
+    manifest = preparer.run(options)
+    print(f"{name}: {describe_written(manifest)}")
     return manifest
 
 
@@ -73,7 +77,9 @@ def infer_inputs(args):
     return count
 
 
-def main():
+def build_parser():
+    """The parser: the generic sub-commands and one per registered corpus preparer."""
+    from src.data.prepare import CORPORA
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
     sub = p.add_subparsers(dest='command', required=True)
@@ -82,23 +88,30 @@ def main():
     d.add_argument('--out', default='data/demo')
     d.add_argument('--seed', type=int, default=0)
     d.add_argument('--size', nargs='*', metavar='key=value',
-                   help='voxceleb sizes, e.g. train_speakers=80 num_trials=4000')
-    v = sub.add_parser('voxceleb', help='lists of real VoxCeleb trees')
-    v.add_argument('--roots', nargs='+', required=True, help='VoxCeleb2 dev/aac or wav trees, VoxCeleb1 wav trees')
-    v.add_argument('--out', required=True)
-    v.add_argument('--trials', nargs='*', help='trial lists to check and copy (veri_test2.txt format)')
-    v.add_argument('--trials_audio_root', help='VoxCeleb1 wav/ folder the trial paths are relative to')
-    v.add_argument('--exclude_trials', nargs='*', help='leave out the speakers of these trial lists')
-    v.add_argument('--no_convert', action='store_true', help='do not convert m4a (error instead)')
-    v.add_argument('--min_duration', type=float, default=1.0)
-    v.add_argument('--jobs', type=int, default=4, help='parallel ffmpeg processes')
+                   help='corpus sizes, e.g. train_speakers=80 num_trials=4000 (VoxCeleb)')
+    d.set_defaults(run=demo)
+    for name, preparer in CORPORA.items():
+        if name in GENERIC_COMMANDS:
+            raise ValueError(f"corpus preparer {name!r} would hide the sub-command {name}")
+        c = sub.add_parser(name, help=preparer.help)
+        preparer.add_arguments(c)
+        c.set_defaults(run=lambda options, name=name, preparer=preparer: prepare(name, preparer, options))
     i = sub.add_parser('infer_inputs', help='evaluation inputs as .bin files for offline inference')
     i.add_argument('--config', required=True)
     i.add_argument('--out', required=True)
     i.add_argument('--fold', type=int, help='the held-out fold to write (models with folds, e.g. ESC-50)')
     i.add_argument('overrides', nargs='*', metavar='key=value')
-    args = p.parse_args()
-    return {'demo': demo, 'voxceleb': voxceleb, 'infer_inputs': infer_inputs}[args.command](args)
+    i.set_defaults(run=infer_inputs)
+    return p
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    run = args.run
+    if args.command in GENERIC_COMMANDS:
+        return run(args)
+    options = {key: value for key, value in vars(args).items() if key not in ('command', 'run')}
+    return run(options)
 
 
 if __name__ == '__main__':

@@ -7,6 +7,17 @@ bad_argument() {
     usage
 }
 
+# config_argument "$@": the CONFIG argument (the first one) as an absolute path in $config; a
+# missing one, an option or key=value in its place, or one that is not a file is a usage error.
+# Every launch script takes the config explicitly: none defaults to a model's.
+config_argument() {
+    if [ $# -eq 0 ] || [[ $1 == *=* || $1 == -* ]]; then
+        bad_argument "expected CONFIG (a config file, e.g. configs/ecapa_tdnn/voxceleb.yaml)${1:+, got '$1'}"
+    fi
+    config=$(absolute "$1")
+    [ -f "$config" ] || bad_argument "CONFIG not found: $config"
+}
+
 # A path made absolute against the caller's working directory (scripts cd to the repository root).
 absolute() {
     case $1 in /*) printf '%s\n' "$1" ;; *) printf '%s\n' "$PWD/$1" ;; esac

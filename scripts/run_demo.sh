@@ -2,11 +2,11 @@
 # A model's demo end to end on CPU, on a fresh machine with python3 (>= 3.9, venv): set-up,
 # demo data, training, evaluation, MindIR export and inference with the exported file.
 #
-#   bash scripts/run_demo.sh [MODEL]      MODEL: ecapa_tdnn (default) or panns
+#   usage: bash scripts/run_demo.sh [MODEL] [key=value ...]
 #
-#   ecapa_tdnn  VoxCeleb-layout demo; EER next to the naive baseline; a verification. ~10 min.
-#   panns       ESC-50-layout demo; CNN6 accuracy on fold 5 and a confusion matrix; top-3 tags
-#               of a few clips. ~4 min.
+#   MODEL      a demo the recipes declare (default ecapa_tdnn; panns is another);
+#              `python -m src.recipes demos` lists them with what they show
+#   key=value  config overrides for every step, e.g. train.epochs=2
 # VENV (default .venv) and RUN_DIR (default runs/<model>_demo) can be set.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,16 +15,19 @@ usage() {
     exit 1
 }
 source scripts/common.sh
-[ $# -le 1 ] || bad_argument "one MODEL argument at most, got $#"
-model=${1:-ecapa_tdnn}
-case $model in
-    ecapa_tdnn) config=configs/ecapa_tdnn/demo.yaml ;;
-    panns) config=configs/panns/demo.yaml ;;
-    -h|--help) usage ;;
-    *) bad_argument "unknown MODEL '$model': ecapa_tdnn or panns" ;;
-esac
+model=ecapa_tdnn
+if [ $# -ge 1 ] && [[ $1 != *=* ]]; then
+    model=$1
+    shift
+fi
+if [[ $model == -* ]]; then
+    usage
+fi
+overrides=("$@")
+for item in ${overrides[@]+"${overrides[@]}"}; do
+    [[ $item == *=* ]] || bad_argument "expected key=value overrides after MODEL, got '$item'"
+done
 venv=${VENV:-.venv}
-run=${RUN_DIR:-runs/${model}_demo}
 if [ ! -x "$venv/bin/python" ]; then
     python3 -m venv "$venv"
     "$venv/bin/python" -m pip install --quiet --upgrade pip
@@ -32,27 +35,26 @@ if [ ! -x "$venv/bin/python" ]; then
 fi
 py="$venv/bin/python"
 export GLOG_v=3
+# what the demo is, from the registry: config, model name, demo corpora, description (an unknown
+# MODEL: one error line naming the known demos)
+demo=$("$py" -m src.recipes demo "$model") || usage
+{ read -r config; read -r name; read -r -a corpora; read -r about; } <<<"$demo"
+run=${RUN_DIR:-runs/${model}_demo}
 start=$(date +%s)
-if [ "$model" = ecapa_tdnn ]; then
-    echo "== demo data (VoxCeleb, MUSAN, RIRS_NOISES layouts) -> data/demo"
-    "$py" preprocess.py demo voxceleb musan rirs_noises --out data/demo
-else
-    echo "== demo data (ESC-50 layout, 10 synthetic classes) -> data/demo"
-    "$py" preprocess.py demo esc50 --out data/demo
-fi
+echo "== $model: $about"
+echo "== demo data (${corpora[*]}) -> data/demo"
+"$py" preprocess.py demo "${corpora[@]}" --out data/demo
 echo "== training $config -> $run"
-resume=""
-[ -f "$run/checkpoints/latest.json" ] && resume="--resume"
-"$py" train.py --config "$config" --run_dir "$run" $resume
-echo "== evaluation (best checkpoint; PANNs: the final one, its validation is the test fold)"
-"$py" eval.py --config "$config" --run_dir "$run"
+resume=()
+[ -f "$run/checkpoints/latest.json" ] && resume=(--resume)
+"$py" train.py --config "$config" --run_dir "$run" ${resume[@]+"${resume[@]}"} ${overrides[@]+"${overrides[@]}"}
+echo "== evaluation (the checkpoint the recipe reports by default)"
+"$py" eval.py --config "$config" --run_dir "$run" ${overrides[@]+"${overrides[@]}"}
 echo "== export (MindIR, dynamic length) and inference with the exported file"
-"$py" export.py --config "$config" --run_dir "$run"
-if [ "$model" = ecapa_tdnn ]; then
-    read -r _ enroll test < <(head -n 1 data/demo/voxceleb1/veri_test2.txt)
-    "$py" infer.py verify "data/demo/voxceleb1/wav/$enroll" "data/demo/voxceleb1/wav/$test" \
-        --model "$run/export/ecapa_tdnn.mindir"
-else
-    "$py" infer.py tag $(ls data/demo/ESC-50/audio/5-*.wav | head -n 4) --model "$run/export/panns_cnn6.mindir"
+"$py" export.py --config "$config" --run_dir "$run" ${overrides[@]+"${overrides[@]}"}
+inference=$("$py" -m src.recipes demo_infer "$model" "$run/export/$name.mindir" ${overrides[@]+"${overrides[@]}"})
+if [ -n "$inference" ]; then
+    mapfile -t infer_args <<<"$inference"
+    "$py" infer.py "${infer_args[@]}"
 fi
 echo "== done in $(( $(date +%s) - start )) s; run directory: $run"

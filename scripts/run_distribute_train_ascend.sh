@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Data-parallel training on Ascend (HCCL), started one of two ways:
 #
-#   bash scripts/run_distribute_train_ascend.sh RANK_TABLE_FILE [CONFIG] [train.py options ...]
+#   bash scripts/run_distribute_train_ascend.sh RANK_TABLE_FILE CONFIG [train.py options ...]
 #       one train.py per device of this server listed in the rank table (JSON, version 1.0, as
 #       hccl_tools.py writes it), each with RANK_TABLE_FILE, RANK_SIZE (devices of all servers),
 #       RANK_ID and DEVICE_ID (from the table) set; run it on every server of the table
-#   bash scripts/run_distribute_train_ascend.sh msrun DEVICE_NUM [CONFIG] [train.py options ...]
+#   bash scripts/run_distribute_train_ascend.sh msrun DEVICE_NUM CONFIG [train.py options ...]
 #       msrun starts DEVICE_NUM processes on this machine (no rank table needed)
 #
 # The script waits for every process and exits 1 if any of them failed.
@@ -13,14 +13,14 @@ set -euo pipefail
 
 usage() {
     cat >&2 <<'EOF'
-usage: bash scripts/run_distribute_train_ascend.sh RANK_TABLE_FILE [CONFIG] [train.py options ...]
-       bash scripts/run_distribute_train_ascend.sh msrun DEVICE_NUM [CONFIG] [train.py options ...]
+usage: bash scripts/run_distribute_train_ascend.sh RANK_TABLE_FILE CONFIG [train.py options ...]
+       bash scripts/run_distribute_train_ascend.sh msrun DEVICE_NUM CONFIG [train.py options ...]
   RANK_TABLE_FILE  HCCL rank table (JSON with server_list[].device[].device_id / rank_id): one
                    process per device of this server; RANK_SIZE = the devices of all servers.
                    With several servers, this one is the server_id that matches SERVER_ID (or
                    one of this host's addresses)
   msrun DEVICE_NUM msrun --worker_num=DEVICE_NUM on this machine (an integer >= 1)
-  CONFIG           the recipe (default configs/ecapa_tdnn/voxceleb.yaml); everything after it goes
+  CONFIG           the recipe, e.g. configs/ecapa_tdnn/voxceleb.yaml; everything after it goes
                    to train.py as it is (--resume, --amp_level O2, section.key=value ...)
 environment: PYTHON (default python); SERVER_ID; MASTER_PORT (msrun, default 8118);
   LOG_DIR (default runs/launch/distribute_ascend_<config name>_<date>_<time>): rank_<id>.log, or
@@ -29,10 +29,10 @@ EOF
     exit 1
 }
 # shellcheck source=scripts/common.sh
-. "$(dirname "$0")/common.sh"    # bad_argument, absolute, msrun_train
+. "$(dirname "$0")/common.sh"    # bad_argument, config_argument, absolute, msrun_train
 
 root=$(cd "$(dirname "$0")/.." && pwd)
-[ $# -ge 1 ] || bad_argument "expected RANK_TABLE_FILE, or msrun DEVICE_NUM"
+[ $# -ge 1 ] || bad_argument "expected RANK_TABLE_FILE CONFIG, or msrun DEVICE_NUM CONFIG"
 if [ "$1" = msrun ]; then
     launcher=msrun
     [ $# -ge 2 ] || bad_argument "msrun needs DEVICE_NUM"
@@ -45,12 +45,8 @@ else
     [ -f "$rank_table" ] || bad_argument "RANK_TABLE_FILE not found: $rank_table"
     shift
 fi
-config=$root/configs/ecapa_tdnn/voxceleb.yaml
-if [ $# -ge 1 ] && [[ $1 != *=* && $1 != -* ]]; then
-    config=$(absolute "$1")
-    shift
-fi
-[ -f "$config" ] || bad_argument "CONFIG not found: $config"
+config_argument "$@"
+shift
 py=${PYTHON:-python}
 
 if [ "$launcher" = rank_table ]; then

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Data-parallel training on the GPUs of this machine (NCCL), started with msrun:
 #
-#   bash scripts/run_distribute_train_gpu.sh DEVICE_NUM [CONFIG] [train.py options ...]
+#   bash scripts/run_distribute_train_gpu.sh DEVICE_NUM CONFIG [train.py options ...]
 #
 # msrun starts DEVICE_NUM train.py processes and sets MS_WORKER_NUM, RANK_ID and DEVICE_ID for
 # each; the script waits for all of them and exits 1 if any failed.
@@ -9,9 +9,9 @@ set -euo pipefail
 
 usage() {
     cat >&2 <<'EOF'
-usage: bash scripts/run_distribute_train_gpu.sh DEVICE_NUM [CONFIG] [train.py options ...]
+usage: bash scripts/run_distribute_train_gpu.sh DEVICE_NUM CONFIG [train.py options ...]
   DEVICE_NUM  the number of GPUs (processes), an integer >= 1; CUDA_VISIBLE_DEVICES picks which
-  CONFIG      the recipe (default configs/ecapa_tdnn/voxceleb.yaml); everything after it goes to
+  CONFIG      the recipe, e.g. configs/ecapa_tdnn/voxceleb.yaml; everything after it goes to
               train.py as it is (--resume, --amp_level O2, section.key=value ...)
 environment: MASTER_PORT (default 8118); LOG_DIR (default
   runs/launch/distribute_gpu_<config name>_<date>_<time>): msrun's scheduler.log, worker_<n>.log
@@ -19,19 +19,15 @@ EOF
     exit 1
 }
 # shellcheck source=scripts/common.sh
-. "$(dirname "$0")/common.sh"    # bad_argument, absolute, msrun_train
+. "$(dirname "$0")/common.sh"    # bad_argument, config_argument, absolute, msrun_train
 
 root=$(cd "$(dirname "$0")/.." && pwd)
-[ $# -ge 1 ] || bad_argument "expected DEVICE_NUM"
+[ $# -ge 1 ] || bad_argument "expected DEVICE_NUM and CONFIG"
 device_num=$1
 shift
 [[ $device_num =~ ^[1-9][0-9]*$ ]] || bad_argument "DEVICE_NUM must be an integer >= 1, got '$device_num'"
-config=$root/configs/ecapa_tdnn/voxceleb.yaml
-if [ $# -ge 1 ] && [[ $1 != *=* && $1 != -* ]]; then
-    config=$(absolute "$1")
-    shift
-fi
-[ -f "$config" ] || bad_argument "CONFIG not found: $config"
+config_argument "$@"
+shift
 command -v msrun >/dev/null 2>&1 || { echo "error: msrun not found (it comes with MindSpore >= 2.3)" >&2; exit 1; }
 
 log_dir=${LOG_DIR:+$(absolute "$LOG_DIR")}     # the caller's folder, before cd

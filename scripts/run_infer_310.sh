@@ -2,7 +2,7 @@
 # Offline inference on Ascend 310 and scoring: the inference inputs (preprocess.py infer_inputs),
 # the app ascend310_infer/out/main on every input, and the metrics (postprocess.py).
 #
-#   bash scripts/run_infer_310.sh MINDIR DATA DEVICE_ID [CONFIG] [key=value ...]
+#   bash scripts/run_infer_310.sh MINDIR DATA DEVICE_ID CONFIG [key=value ...]
 #   e.g. bash scripts/run_infer_310.sh runs/voxceleb/export/ecapa_tdnn.mindir runs/voxceleb/infer 0 \
 #            configs/ecapa_tdnn/voxceleb.yaml data.eval_audio_root=/data/VoxCeleb1/wav
 #
@@ -11,7 +11,7 @@ set -euo pipefail
 
 usage() {
     cat >&2 <<'EOF'
-usage: bash scripts/run_infer_310.sh MINDIR DATA DEVICE_ID [CONFIG] [key=value ...]
+usage: bash scripts/run_infer_310.sh MINDIR DATA DEVICE_ID CONFIG [key=value ...]
   MINDIR     the model exported by export.py; its JSON sidecar (MINDIR without the extension,
              plus .json) must be beside it: the app's input shape is read from it
   DATA       the folder of inference inputs, DATA/feats/<n>.bin plus their index, as written by
@@ -19,7 +19,7 @@ usage: bash scripts/run_infer_310.sh MINDIR DATA DEVICE_ID [CONFIG] [key=value .
              or is an empty folder, this script writes it first from CONFIG's evaluation data;
              an existing DATA is used as it is (delete it to write it again).
   DEVICE_ID  the Ascend device, an integer >= 0
-  CONFIG     the model's config (default configs/ecapa_tdnn/voxceleb.yaml); the key=value overrides
+  CONFIG     the model's config, e.g. configs/ecapa_tdnn/voxceleb.yaml; the key=value overrides
              after it (e.g. data.eval_audio_root=/data/VoxCeleb1/wav) go to preprocess.py and
              postprocess.py alike
 environment: PYTHON (default python); INFER_APP (default ascend310_infer/out/main, built with
@@ -30,19 +30,16 @@ EOF
     exit 1
 }
 # shellcheck source=scripts/common.sh
-. "$(dirname "$0")/common.sh"    # bad_argument, absolute
+. "$(dirname "$0")/common.sh"    # bad_argument, config_argument, absolute
 
 root=$(cd "$(dirname "$0")/.." && pwd)
-[ $# -ge 3 ] || bad_argument "expected at least 3 arguments, got $#"
+[ $# -ge 4 ] || bad_argument "expected at least 4 arguments (MINDIR DATA DEVICE_ID CONFIG), got $#"
 mindir=$(absolute "$1")
 data=$(absolute "$2")
 device_id=$3
 shift 3
-config=$root/configs/ecapa_tdnn/voxceleb.yaml
-if [ $# -ge 1 ] && [[ $1 != *=* ]]; then
-    config=$(absolute "$1")
-    shift
-fi
+config_argument "$@"
+shift
 overrides=("$@")
 for item in ${overrides[@]+"${overrides[@]}"}; do
     [[ $item == *=* ]] || bad_argument "expected key=value after CONFIG, got '$item'"
@@ -51,7 +48,6 @@ done
 sidecar=${mindir%.*}.json
 [ -f "$sidecar" ] || bad_argument "sidecar not found: $sidecar (export.py writes it beside the MindIR)"
 [[ $device_id =~ ^[0-9]+$ ]] || bad_argument "DEVICE_ID must be an integer >= 0, got '$device_id'"
-[ -f "$config" ] || bad_argument "CONFIG not found: $config"
 if [ -e "$data" ] && [ ! -d "$data" ]; then
     bad_argument "DATA is not a folder: $data"
 fi

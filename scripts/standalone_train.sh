@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Training on one device: python train.py --device_target TARGET --device_id DEVICE_ID.
 # Shared by run_standalone_train_ascend.sh and run_standalone_train_gpu.sh, which call it as
-#   bash scripts/standalone_train.sh TARGET SCRIPT_NAME DEVICE_ID [CONFIG] [train.py options ...]
+#   bash scripts/standalone_train.sh TARGET SCRIPT_NAME DEVICE_ID CONFIG [train.py options ...]
 set -euo pipefail
 target=$1          # Ascend | GPU
 script=$2          # the user-facing script, for the usage text
@@ -10,9 +10,9 @@ target_lc=$(printf '%s' "$target" | tr '[:upper:]' '[:lower:]')
 
 usage() {
     cat >&2 <<USAGE
-usage: bash scripts/$script DEVICE_ID [CONFIG] [train.py options, key=value ...]
+usage: bash scripts/$script DEVICE_ID CONFIG [train.py options, key=value ...]
   DEVICE_ID  the $target device, an integer >= 0 (train.py --device_id, and \$DEVICE_ID)
-  CONFIG     the recipe (default configs/ecapa_tdnn/voxceleb.yaml); everything after it goes to
+  CONFIG     the recipe, e.g. configs/ecapa_tdnn/voxceleb.yaml; everything after it goes to
              train.py as it is: --resume, --amp_level O2, --run_dir DIR, section.key=value ...
              (relative paths there are relative to the repository root, where train.py runs)
 environment: PYTHON (default python); LOG_DIR (default
@@ -21,19 +21,15 @@ USAGE
     exit 1
 }
 # shellcheck source=scripts/common.sh
-. "$(dirname "$0")/common.sh"    # bad_argument, absolute
+. "$(dirname "$0")/common.sh"    # bad_argument, config_argument, absolute
 
 root=$(cd "$(dirname "$0")/.." && pwd)
-[ $# -ge 1 ] || bad_argument "expected DEVICE_ID"
+[ $# -ge 1 ] || bad_argument "expected DEVICE_ID and CONFIG"
 device_id=$1
 shift
 [[ $device_id =~ ^[0-9]+$ ]] || bad_argument "DEVICE_ID must be an integer >= 0, got '$device_id'"
-config=$root/configs/ecapa_tdnn/voxceleb.yaml
-if [ $# -ge 1 ] && [[ $1 != *=* && $1 != -* ]]; then
-    config=$(absolute "$1")
-    shift
-fi
-[ -f "$config" ] || bad_argument "CONFIG not found: $config"
+config_argument "$@"
+shift
 
 log_dir=${LOG_DIR:+$(absolute "$LOG_DIR")}     # the caller's folder, before cd
 cd "$root"

@@ -9,31 +9,23 @@ factory with other defaults: :func:`variant`. (:class:`src.registry.Registry` is
 name -> object table that this and the other registries use.)
 """
 import functools
-import importlib
 import inspect
 
 from .registry import Registry
 
-MODELS = Registry('model')
 # Packages whose recipe modules register models; a new model adds one line.
 RECIPE_MODULES = ('src.ecapa_tdnn.recipe', 'src.panns.recipe')
-_loaded = False
+MODELS = Registry('model', modules=RECIPE_MODULES)
 
 
 def load_recipes():
-    global _loaded
-    if not _loaded:
-        for module in RECIPE_MODULES:
-            importlib.import_module(module)
-        _loaded = True
-    return MODELS
+    """The model registry with every recipe module imported."""
+    return MODELS.load()
 
 
 def get_recipe(name):
     """The registered recipe for model ``name`` (ConfigError naming the nearest known model)."""
-    return load_recipes().get(name)
-
-
+    return MODELS.get(name)
 
 
 def variant(factory, fixed=None, **defaults):
@@ -57,3 +49,53 @@ def variant(factory, fixed=None, **defaults):
         p.replace(default=defaults[n]) if n in defaults else p
         for n, p in signature.parameters.items() if n not in fixed])
     return build
+def demos():
+    """The registered demos: a registry of demo name -> (model name, recipe)."""
+    table = Registry('demo')
+    for name, recipe in MODELS.items():
+        if recipe.demo is not None:
+            table.register(recipe.demo.name, (name, recipe))
+    return table
+
+
+def main(argv=None):
+    """What ``scripts/run_demo.sh`` asks the registry (it never branches on a model's name).
+
+        python -m src.recipes demos                    every demo: name and what it shows
+        python -m src.recipes demo NAME                its config, model name, corpora and
+                                                       description, one per line
+        python -m src.recipes demo_infer NAME MODEL_PATH [key=value ...]
+                                                       the infer.py arguments of its last step,
+                                                       one per line, from the config's data
+    """
+    import argparse
+    p = argparse.ArgumentParser(prog='python -m src.recipes', description=main.__doc__.splitlines()[0],
+                                formatter_class=argparse.RawDescriptionHelpFormatter, epilog=main.__doc__)
+    sub = p.add_subparsers(dest='command', required=True)
+    sub.add_parser('demos')
+    d = sub.add_parser('demo')
+    d.add_argument('name')
+    i = sub.add_parser('demo_infer')
+    i.add_argument('name')
+    i.add_argument('model_path', help='the exported model (export.py writes <run_dir>/export/<model>.mindir)')
+    i.add_argument('overrides', nargs='*', metavar='key=value')
+    args = p.parse_args(argv)
+    table = demos()
+    if args.command == 'demos':
+        lines = [f"{name}: {recipe.demo.about}" for name, (_, recipe) in table.items()]
+    else:
+        model, recipe = table.get(args.name)
+        if args.command == 'demo':
+            lines = [recipe.demo.config, model, ' '.join(recipe.demo.corpora), recipe.demo.about]
+        else:
+            from .config import load_config
+            lines = recipe.demo_inference(load_config(recipe.demo.config, args.overrides), args.model_path)
+    print('\n'.join(lines))
+    return lines
+
+
+if __name__ == '__main__':
+    # through the package module: run as __main__, this file would hold a second, empty MODELS
+    from src.cli import run_main
+    from src.recipes import main as package_main
+    run_main(package_main)

@@ -21,13 +21,13 @@ import pytest
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 HELPERS = os.path.join(ROOT, 'tests', 'ascend310')
 CONFIG = os.path.join(ROOT, 'configs', 'ecapa_tdnn', 'demo.yaml')
-DEFAULT_CONFIG = os.path.join(ROOT, 'configs', 'ecapa_tdnn', 'voxceleb.yaml')
 SCRIPTS = ['run_infer_310.sh', 'run_standalone_train_ascend.sh', 'run_standalone_train_gpu.sh',
-           'run_distribute_train_ascend.sh', 'run_distribute_train_gpu.sh', 'run_eval.sh']
+           'run_distribute_train_ascend.sh', 'run_distribute_train_gpu.sh', 'run_eval.sh', 'run_demo.sh']
 # variables the scripts read or set; the tests start from an environment without them
 CLEARED = ('PYTHON', 'LOG_DIR', 'OUT_DIR', 'INFER_APP', 'PRECISION_MODE', 'MS_WORKER_NUM', 'RANK_TABLE_FILE',
            'RANK_ID', 'RANK_SIZE', 'DEVICE_ID', 'SERVER_ID', 'DEVICE_TARGET', 'MINDSPORE_PATH',
-           'ASCEND_HOME_PATH', 'OMPI_COMM_WORLD_SIZE', 'FAKE_EXIT', 'FAKE_FAIL_RANK', 'MASTER_PORT')
+           'ASCEND_HOME_PATH', 'OMPI_COMM_WORLD_SIZE', 'FAKE_EXIT', 'FAKE_FAIL_RANK', 'MASTER_PORT',
+           'VENV', 'RUN_DIR')
 
 
 def write_executable(path, text):
@@ -38,7 +38,8 @@ def write_executable(path, text):
 
 
 class Fakes:
-    """A bin/ folder with fake python, msrun and inference app, and the calls they recorded."""
+    """A bin/ folder with fake python, msrun and inference app (and a venv of the fake python,
+    for run_demo.sh), and the calls they recorded."""
 
     def __init__(self, tmp):
         self.log = tmp / 'calls'
@@ -49,13 +50,15 @@ class Fakes:
         write_executable(self.bin / 'python', f'#!/bin/sh\nexec "{sys.executable}" "{fake_python}" "$@"\n')
         # msrun: record the call as the fake python does (argv[0] = 'msrun')
         write_executable(self.bin / 'msrun', f'#!/bin/sh\nexec "{sys.executable}" "{fake_python}" msrun "$@"\n')
+        (tmp / 'venv' / 'bin').mkdir(parents=True)
+        shutil.copy(self.bin / 'python', tmp / 'venv' / 'bin' / 'python')
         self.app = write_executable(
             tmp / 'fake_app', f'#!/bin/sh\nexec "{sys.executable}" "{HELPERS}/fake_infer_app.py" "$@"\n')
         self.env = {k: v for k, v in os.environ.items() if k not in CLEARED}
         # LOG_DIR / OUT_DIR: nothing is written into the repository, even by a script gone wrong
         self.env.update(PATH=f"{self.bin}:{os.environ['PATH']}", FAKE_LOG=str(self.log),
                         ASCEND_SET_ENV=str(tmp / 'no_toolkit.sh'), LOG_DIR=str(tmp / 'logs'),
-                        OUT_DIR=str(tmp / 'out'))
+                        OUT_DIR=str(tmp / 'out'), VENV=str(tmp / 'venv'), RUN_DIR=str(tmp / 'run'))
 
     def run(self, script, *args, cwd=ROOT, **env):
         path = script if os.path.isabs(script) else os.path.join(ROOT, 'scripts', script)
@@ -90,7 +93,7 @@ def rank_table(path, servers):
 
 # ----------------------------------------------------------------------------------- arguments
 
-@pytest.mark.parametrize('script', SCRIPTS + ['../ascend310_infer/build.sh'])
+@pytest.mark.parametrize('script', SCRIPTS + ['common.sh', 'standalone_train.sh', '../ascend310_infer/build.sh'])
 def test_scripts_parse(script):
     done = subprocess.run(['bash', '-n', os.path.join(ROOT, 'scripts', script)], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
@@ -117,34 +120,45 @@ def bad_argument_cases(tmp):
         ('run_standalone_train_ascend.sh', [], {}, 'expected DEVICE_ID'),
         ('run_standalone_train_ascend.sh', ['x'], {}, "DEVICE_ID must be an integer >= 0, got 'x'"),
         ('run_standalone_train_ascend.sh', ['-1'], {}, "got '-1'"),
+        ('run_standalone_train_ascend.sh', ['0'], {}, 'expected CONFIG (a config file'),
+        ('run_standalone_train_gpu.sh', ['0', 'train.epochs=1'], {}, "expected CONFIG (a config file, e.g. "
+         "configs/ecapa_tdnn/voxceleb.yaml), got 'train.epochs=1'"),
+        ('run_standalone_train_gpu.sh', ['0', '--resume'], {}, "expected CONFIG (a config file"),
         ('run_standalone_train_ascend.sh', ['0', tmp / 'missing.yaml'], {}, 'CONFIG not found'),
         ('run_standalone_train_gpu.sh', ['1.5'], {}, "got '1.5'"),
         ('run_standalone_train_gpu.sh', ['0', 'missing.yaml', 'train.epochs=1'], {}, 'CONFIG not found'),
         ('run_distribute_train_ascend.sh', [], {}, 'expected RANK_TABLE_FILE'),
         ('run_distribute_train_ascend.sh', [tmp / 'missing.json'], {}, 'RANK_TABLE_FILE not found'),
-        ('run_distribute_train_ascend.sh', [not_json], {}, 'is not a rank table'),
-        ('run_distribute_train_ascend.sh', [two_servers], {}, 'set SERVER_ID'),
-        ('run_distribute_train_ascend.sh', [two_servers], {'SERVER_ID': '10.9.9.9'}, 'set SERVER_ID'),
+        ('run_distribute_train_ascend.sh', [one_server], {}, 'expected CONFIG'),
+        ('run_distribute_train_ascend.sh', [not_json, CONFIG], {}, 'is not a rank table'),
+        ('run_distribute_train_ascend.sh', [two_servers, CONFIG], {}, 'set SERVER_ID'),
+        ('run_distribute_train_ascend.sh', [two_servers, CONFIG], {'SERVER_ID': '10.9.9.9'}, 'set SERVER_ID'),
         ('run_distribute_train_ascend.sh', [one_server, tmp / 'missing.yaml'], {}, 'CONFIG not found'),
         ('run_distribute_train_ascend.sh', ['msrun'], {}, 'msrun needs DEVICE_NUM'),
         ('run_distribute_train_ascend.sh', ['msrun', '0'], {}, "DEVICE_NUM must be an integer >= 1, got '0'"),
         ('run_distribute_train_ascend.sh', ['msrun', 'two'], {}, "got 'two'"),
+        ('run_distribute_train_ascend.sh', ['msrun', '2', 'train.epochs=1'], {}, "expected CONFIG"),
         ('run_distribute_train_gpu.sh', [], {}, 'expected DEVICE_NUM'),
         ('run_distribute_train_gpu.sh', ['0'], {}, "got '0'"),
+        ('run_distribute_train_gpu.sh', ['2'], {}, 'expected CONFIG'),
         ('run_distribute_train_gpu.sh', ['2', tmp / 'missing.yaml'], {}, 'CONFIG not found'),
         ('run_eval.sh', ['0'], {}, 'expected DEVICE_ID and CONFIG'),
         ('run_eval.sh', ['a', CONFIG], {}, "DEVICE_ID must be an integer >= 0, got 'a'"),
         ('run_eval.sh', ['0', tmp / 'missing.yaml'], {}, 'CONFIG not found'),
         ('run_eval.sh', ['0', CONFIG, tmp / 'missing.ckpt'], {}, 'CHECKPOINT not found'),
         ('run_eval.sh', ['0', CONFIG, ckpt], {'DEVICE_TARGET': 'TPU'}, "DEVICE_TARGET must be Ascend, GPU or CPU"),
-        ('run_infer_310.sh', [mindir, data], {}, 'expected at least 3 arguments, got 2'),
-        ('run_infer_310.sh', [tmp / 'missing.mindir', data, '0'], {}, 'MINDIR not found'),
-        ('run_infer_310.sh', [lonely, data, '0'], {}, 'sidecar not found'),
-        ('run_infer_310.sh', [mindir, data, 'dev0'], {}, "DEVICE_ID must be an integer >= 0, got 'dev0'"),
+        ('run_infer_310.sh', [mindir, data], {}, 'expected at least 4 arguments (MINDIR DATA DEVICE_ID CONFIG), got 2'),
+        ('run_infer_310.sh', [mindir, data, '0'], {}, 'got 3'),
+        ('run_infer_310.sh', [mindir, data, '0', 'data.trials=t.txt'], {}, "expected CONFIG (a config file"),
+        ('run_infer_310.sh', [tmp / 'missing.mindir', data, '0', CONFIG], {}, 'MINDIR not found'),
+        ('run_infer_310.sh', [lonely, data, '0', CONFIG], {}, 'sidecar not found'),
+        ('run_infer_310.sh', [mindir, data, 'dev0', CONFIG], {}, "DEVICE_ID must be an integer >= 0, got 'dev0'"),
         ('run_infer_310.sh', [mindir, data, '0', tmp / 'missing.yaml'], {}, 'CONFIG not found'),
         ('run_infer_310.sh', [mindir, data, '0', CONFIG, 'oops'], {}, "expected key=value after CONFIG, got 'oops'"),
-        ('run_infer_310.sh', [mindir, busy, '0'], {}, 'holds files but no feats/*.bin'),
-        ('run_infer_310.sh', [mindir, ckpt, '0'], {}, 'DATA is not a folder'),
+        ('run_infer_310.sh', [mindir, busy, '0', CONFIG], {}, 'holds files but no feats/*.bin'),
+        ('run_infer_310.sh', [mindir, ckpt, '0', CONFIG], {}, 'DATA is not a folder'),
+        ('run_demo.sh', ['panns', 'oops'], {}, "expected key=value overrides after MODEL, got 'oops'"),
+        ('run_demo.sh', ['--help'], {}, ''),
     ]
 
 
@@ -196,11 +210,7 @@ def test_standalone_training_runs_train_py_on_one_device(fakes, tmp_path, target
     assert 'fake python: train.py' in (logs / 'train.log').read_text()
 
 
-def test_standalone_training_default_config_and_failure(fakes, tmp_path):
-    done = fakes.run('run_standalone_train_ascend.sh', '0', 'train.epochs=1', LOG_DIR=str(tmp_path / 'a'))
-    assert done.returncode == 0, done.stderr
-    assert fakes.calls()[-1]['argv'][:3] == ['train.py', '--config', DEFAULT_CONFIG]
-    assert fakes.calls()[-1]['argv'][-1] == 'train.epochs=1'
+def test_standalone_training_failure(fakes, tmp_path):
     failed = fakes.run('run_standalone_train_gpu.sh', '0', CONFIG, LOG_DIR=str(tmp_path / 'b'), FAKE_EXIT='5')
     assert failed.returncode == 1 and 'training failed' in failed.stderr
 
@@ -241,15 +251,16 @@ def test_rank_table_starts_one_process_per_device(fakes, tmp_path):
 def test_rank_table_of_several_servers_starts_this_servers_devices(fakes, tmp_path):
     table = rank_table(tmp_path / 'rank_table_2x2.json',
                        {'192.0.2.1': [(0, 0), (1, 1)], '192.0.2.2': [(0, 2), (1, 3)]})
-    done = fakes.run('run_distribute_train_ascend.sh', table, LOG_DIR=str(tmp_path / 'logs'), SERVER_ID='192.0.2.2')
+    done = fakes.run('run_distribute_train_ascend.sh', table, CONFIG, LOG_DIR=str(tmp_path / 'logs'),
+                     SERVER_ID='192.0.2.2')
     assert done.returncode == 0, done.stderr
     ranks = sorted((c['env']['RANK_ID'], c['env']['DEVICE_ID'], c['env']['RANK_SIZE']) for c in fakes.calls())
     assert ranks == [('2', '0', '4'), ('3', '1', '4')]
-    assert all(c['argv'][:3] == ['train.py', '--config', DEFAULT_CONFIG] for c in fakes.calls())
+    assert all(c['argv'][:3] == ['train.py', '--config', CONFIG] for c in fakes.calls())
     # without SERVER_ID, the server named like this host is this one
     table = rank_table(tmp_path / 'rank_table_by_name.json',
                        {'node-a.invalid': [(0, 0), (1, 1)], socket.gethostname(): [(0, 2)]})
-    done = fakes.run('run_distribute_train_ascend.sh', table, LOG_DIR=str(tmp_path / 'logs2'))
+    done = fakes.run('run_distribute_train_ascend.sh', table, CONFIG, LOG_DIR=str(tmp_path / 'logs2'))
     assert done.returncode == 0, done.stderr
     assert [(c['env']['RANK_ID'], c['env']['RANK_SIZE']) for c in fakes.calls()[2:]] == [('2', '3')]
 
@@ -296,6 +307,69 @@ def test_eval_script(fakes, tmp_path):
     assert first['env']['DEVICE_ID'] == '2'
     assert second['argv'] == ['eval.py', '--config', CONFIG, '--device_id', '1', '--out', str(tmp_path / 'e')]
     assert 'fake python: eval.py' in (tmp_path / 'b' / 'eval.log').read_text()
+
+
+# --------------------------------------------------------------------------------- the demo
+
+@pytest.fixture(scope='module')
+def demo_data(tmp_path_factory):
+    """Tiny demo corpora for the demos' inference step (the registry reads the config's data)."""
+    from src.data.demo import make_demo
+    root = tmp_path_factory.mktemp('demo_data')
+    vox = make_demo('voxceleb', root, train_speakers=0, test_speakers=2, test_videos=2, test_utterances=1,
+                    test_seconds=(0.2, 0.3), num_trials=2)
+    esc = make_demo('esc50', root, classes=2, clips_per_class=5, seconds=0.2)
+    return vox, esc['esc50']
+
+
+def demo_steps(config, model, corpora, run, overrides, infer):
+    """The calls run_demo.sh makes, in order."""
+    mindir = f'{run}/export/{model}.mindir'
+    return [['-m', 'src.recipes', 'demo', config.split('/')[1]],
+            ['preprocess.py', 'demo', *corpora, '--out', 'data/demo'],
+            ['train.py', '--config', config, '--run_dir', run, *overrides],
+            ['eval.py', '--config', config, '--run_dir', run, *overrides],
+            ['export.py', '--config', config, '--run_dir', run, *overrides],
+            ['-m', 'src.recipes', 'demo_infer', config.split('/')[1], mindir, *overrides],
+            ['infer.py', *infer, '--model', mindir]]
+
+
+def test_demo_runs_the_steps_the_registry_names(fakes, tmp_path, demo_data):
+    """ECAPA-TDNN (the default MODEL) and PANNs: the same script, driven by what the recipes declare."""
+    vox, esc50 = demo_data
+    from src.data.manifest import read_trials
+    _, enroll, test = read_trials(vox['trials'])[0]
+    overrides = [f"data.trials={vox['trials']}", f"data.eval_audio_root={vox['audio_root']}"]
+    done = fakes.run('run_demo.sh', *overrides)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    run = str(tmp_path / 'run')
+    assert [c['argv'] for c in fakes.calls()] == demo_steps(
+        'configs/ecapa_tdnn/demo.yaml', 'ecapa_tdnn', ['voxceleb', 'musan', 'rirs_noises'], run, overrides,
+        ['verify', os.path.join(vox['audio_root'], enroll), os.path.join(vox['audio_root'], test)])
+    assert all(c['cwd'] == ROOT for c in fakes.calls())
+    assert '== ecapa_tdnn: VoxCeleb-layout demo' in done.stdout
+
+    # a second run resumes; PANNs tags the first clips of the held-out fold
+    (tmp_path / 'run' / 'checkpoints').mkdir(parents=True)
+    (tmp_path / 'run' / 'checkpoints' / 'latest.json').write_text('{}')
+    for name in os.listdir(fakes.log):
+        os.remove(fakes.log / name)
+    overrides = [f'data.esc50_root={esc50}', 'train.epochs=1']
+    done = fakes.run('run_demo.sh', 'panns', *overrides)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    fold5 = sorted(os.path.join(esc50, 'audio', n) for n in os.listdir(os.path.join(esc50, 'audio'))
+                   if n.startswith('5-'))
+    steps = demo_steps('configs/panns/demo.yaml', 'panns_cnn6', ['esc50'], run, overrides, ['tag', *fold5])
+    steps[2][5:5] = ['--resume']
+    assert [c['argv'] for c in fakes.calls()] == steps
+
+
+def test_demo_of_an_unknown_model_lists_the_demos(fakes):
+    done = fakes.run('run_demo.sh', 'wav2vec')
+    assert done.returncode == 1
+    assert "error: unknown demo 'wav2vec' (known: ecapa_tdnn, panns)" in done.stderr
+    assert 'usage: bash scripts/run_demo.sh' in done.stderr
+    assert [c['argv'] for c in fakes.calls()] == [['-m', 'src.recipes', 'demo', 'wav2vec']]
 
 
 # --------------------------------------------------------------------- the inference app (C++)

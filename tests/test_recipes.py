@@ -1,11 +1,15 @@
-"""The model registry: variants state their defaults once, fixed arguments are not settable."""
+"""The model registry: variants state their defaults once, fixed arguments are not settable,
+every model declares its metrics' directions; the demo queries (what scripts/run_demo.sh asks)."""
 import inspect
+import os
 
 import pytest
 
-from src.config import build_config
+from src.config import build_config, load_config
+from src.data.demo import DEMO_CORPORA
 from src.errors import ConfigError
-from src.recipes import get_recipe, load_recipes, variant
+from src.recipes import demos, get_recipe, load_recipes, main, variant
+from tests.helpers import ROOT
 
 
 def test_variants_show_their_own_defaults():
@@ -37,3 +41,22 @@ def test_every_model_declares_the_direction_of_its_selection_metric():
         recipe = models.get(name)
         assert recipe.best_metric in recipe.metrics, name
         assert set(recipe.metrics.values()) <= {'min', 'max'}, name
+
+
+def test_every_demo_names_its_models_config_and_registered_corpora():
+    table = demos()
+    assert table.names() == ['ecapa_tdnn', 'panns']
+    for name, (model, recipe) in table.items():
+        cfg = load_config(os.path.join(ROOT, recipe.demo.config))
+        assert cfg.model.name == model                    # the export is <run>/export/<model>.mindir
+        assert recipe.demo.corpora and set(recipe.demo.corpora) <= set(DEMO_CORPORA.names())
+        assert recipe.demo.about and '\n' not in recipe.demo.about
+
+
+def test_queries(capsys):
+    assert main(['demo', 'panns']) == ['configs/panns/demo.yaml', 'panns_cnn6', 'esc50',
+                                       demos().get('panns')[1].demo.about]
+    assert capsys.readouterr().out.splitlines()[:3] == ['configs/panns/demo.yaml', 'panns_cnn6', 'esc50']
+    assert [line.split(':')[0] for line in main(['demos'])] == ['ecapa_tdnn', 'panns']
+    with pytest.raises(ConfigError, match="unknown demo 'pans'; did you mean 'panns'"):
+        main(['demo', 'pans'])

@@ -1,4 +1,4 @@
-"""VoxCeleb for speaker verification: data preparation, training crops and evaluation utterances.
+"""VoxCeleb for speaker verification: data preparation and training crops.
 
 Preparation (:func:`prepare_voxceleb`) scans the official trees,
 
@@ -16,8 +16,8 @@ converts m4a to 16 kHz mono wav with ffmpeg (mirrored under ``<out_dir>/wav/``) 
 
 Training (:class:`VoxCelebTrainSet`) reads a random crop of each utterance (only the crop is
 decoded), wraps short files around, augments and computes fbank features; all items of a batch
-share one crop length drawn per batch. Evaluation (:class:`VoxCelebEvalSet`) gives full-length
-features of the unique utterances of a trial list (:func:`read_trials`).
+share one crop length drawn per batch. Evaluation reads the utterances of a trial list
+(:func:`read_trials`) whole (:mod:`src.ecapa_tdnn.evaluate`).
 
 References: VoxCeleb1 (Nagrani et al., Interspeech 2017), VoxCeleb2 (Chung et al., Interspeech
 2018); the cleaned trial lists of https://www.robots.ox.ac.uk/~vgg/data/voxceleb/.
@@ -33,12 +33,13 @@ import numpy as np
 from tqdm import tqdm
 
 from src.audio import Fbank, audio_info, read_audio
+from src.data.items import UnreadableItems
 from src.data.manifest import (read_label_map, read_table, read_trials, write_label_map,
                                write_table, write_text)
+from src.data.prepare import CORPORA, CorpusPreparer
 from src.errors import ConfigError, DataError
 
-__all__ = ['prepare_voxceleb', 'read_trials', 'VoxCelebTrainSet', 'VoxCelebEvalSet',
-           'MANIFEST_COLUMNS']
+__all__ = ['prepare_voxceleb', 'read_trials', 'VoxCelebTrainSet', 'MANIFEST_COLUMNS']
 
 log = logging.getLogger(__name__)
 
@@ -54,8 +55,10 @@ _AUDIO_SUFFIXES = ('.wav', '.m4a')
 # Preparation
 
 def prepare_voxceleb(roots, out_dir, convert_m4a=True, min_duration=1.0, sample_rate=16000,
-                     exclude_trials=None, num_jobs=4, progress=True):
-    """Scan VoxCeleb trees and write the training manifest and the speaker label map.
+                     exclude_trials=None, trials=None, trials_audio_root='', num_jobs=4,
+                     progress=True):
+    """Scan VoxCeleb trees and write the training manifest and the speaker label map: the
+    ``voxceleb`` corpus preparer (``python preprocess.py voxceleb``).
 
     Args:
         roots: list of dataset folders; each holds ``dev/aac`` or ``dev/wav`` (VoxCeleb2),
@@ -69,6 +72,10 @@ def prepare_voxceleb(roots, out_dir, convert_m4a=True, min_duration=1.0, sample_
         sample_rate: the rate every wav file must have (conversion produces it).
         exclude_trials: optional list of trial-list files whose speakers are left out, e.g.
             VoxCeleb1's ``veri_test2.txt`` when VoxCeleb1 dev is part of the training data.
+        trials: optional trial lists (``veri_test2.txt`` format) to check and copy into
+            ``out_dir``, for the configs' ``data.trials`` / ``eval.extra_trials``.
+        trials_audio_root: the folder the trial paths are relative to (VoxCeleb1's ``wav/``);
+            given, every trial file must exist there.
         num_jobs: ffmpeg processes run at once.
         progress: show tqdm progress bars.
 
@@ -78,15 +85,18 @@ def prepare_voxceleb(roots, out_dir, convert_m4a=True, min_duration=1.0, sample_
     Raises:
         DataError: a missing root, a root without speaker folders, m4a files without ffmpeg
             (or with ``convert_m4a=False``), a wav file at another rate, two roots holding the
-            same utterance, or no usable utterance at all.
+            same utterance, no usable utterance at all, or a malformed trial list (checked
+            first) or one whose files are missing under ``trials_audio_root``.
     """
     if isinstance(roots, (str, os.PathLike)):
         roots = [roots]
     out_dir = os.path.abspath(out_dir)
+    for path in trials or ():
+        read_trials(path, trials_audio_root or None, check_files=bool(trials_audio_root))
     excluded = set()
     for trial_path in exclude_trials or ():
-        trials = read_trials(trial_path, check_files=False)
-        excluded.update(utt.split('/')[0] for _, enroll, test in trials for utt in (enroll, test))
+        excluded.update(utt.split('/')[0] for _, enroll, test in read_trials(trial_path, check_files=False)
+                        for utt in (enroll, test))
 
     found = {}                                          # utt_id -> source file
     for root in roots:
@@ -143,9 +153,34 @@ def prepare_voxceleb(roots, out_dir, convert_m4a=True, min_duration=1.0, sample_
     write_table(manifest, rows, list(MANIFEST_COLUMNS))
     speakers = write_label_map(os.path.join(out_dir, 'speakers.json'),
                                (row['speaker'] for row in rows))
+    for path in trials or ():
+        target = os.path.join(out_dir, os.path.basename(path))
+        if os.path.abspath(path) != target:
+            with open(path, encoding='utf-8') as handle:
+                write_text(target, handle.read())
     log.info('prepared %d utterances of %d speakers (%d skipped) in %s', len(rows),
              len(speakers), len(skipped), manifest)
     return manifest
+
+
+def voxceleb_arguments(parser):
+    """The options of ``preprocess.py voxceleb`` (the keywords of :func:`prepare_voxceleb`)."""
+    parser.add_argument('--roots', nargs='+', required=True,
+                        help='VoxCeleb2 dev/aac or wav trees, VoxCeleb1 wav trees')
+    parser.add_argument('--out', dest='out_dir', metavar='DIR', required=True, help='output folder')
+    parser.add_argument('--trials', nargs='*', help='trial lists to check and copy (veri_test2.txt format)')
+    parser.add_argument('--trials_audio_root', default='',
+                        help='VoxCeleb1 wav/ folder the trial paths are relative to')
+    parser.add_argument('--exclude_trials', nargs='*', help='leave out the speakers of these trial lists')
+    parser.add_argument('--no_convert', dest='convert_m4a', action='store_false',
+                        help='do not convert m4a (error instead)')
+    parser.add_argument('--min_duration', type=float, default=1.0)
+    parser.add_argument('--jobs', dest='num_jobs', type=int, default=4, help='parallel ffmpeg processes')
+
+
+CORPORA.register('voxceleb', CorpusPreparer(
+    prepare_voxceleb, voxceleb_arguments,
+    'lists of real VoxCeleb trees (m4a converted to 16 kHz wav with ffmpeg), trial lists checked'))
 
 
 def _scan_root(root):
@@ -224,7 +259,8 @@ def _convert_one(ffmpeg, src, dst, sample_rate):
 # Training and evaluation data
 
 class VoxCelebTrainSet:
-    """Random fixed-length crops of the training utterances as fbank features with labels.
+    """Random fixed-length crops of the training utterances as fbank features with labels: the
+    training set of the ECAPA-TDNN recipe (``recipe.train_set(cfg)``).
 
     Args:
         manifest: ``train.csv`` of :func:`prepare_voxceleb`.
@@ -234,16 +270,15 @@ class VoxCelebTrainSet:
         sample_rate: Hz; every file must have it.
         augmenter: optional ``augmenter(wave, rng) -> wave`` (e.g. ``src.audio.Augmenter``).
         fbank: feature extractor ``fbank(wave) -> (frames, n_mels)``; default ``Fbank()``.
-        max_bad_fraction: the largest tolerated fraction of unreadable files
-            (:meth:`check_bad_fraction`).
         exclude: paths of the manifest left out (a validation split).
 
     An item is ``{'feats': float32 (frames, n_mels), 'label': int}`` with
-    ``frames = fbank.num_frames(num_samples)``.
+    ``frames = fbank.num_frames(num_samples)``. Unreadable files follow the policy of
+    :mod:`src.data.items` (:attr:`unreadable`).
     """
 
     def __init__(self, manifest, speakers_json, crop_seconds=(2.0, 3.0), sample_rate=16000,
-                 augmenter=None, fbank=None, max_bad_fraction=0.01, exclude=()):
+                 augmenter=None, fbank=None, exclude=()):
         rows = read_table(manifest, MANIFEST_COLUMNS)
         if exclude:                   # held out for validation (src/ecapa_tdnn/validation.py)
             rows = [row for row in rows if row['path'] not in exclude]
@@ -261,11 +296,10 @@ class VoxCelebTrainSet:
         self.speakers = speakers
         self.paths = [row['path'] for row in rows]
         self.lengths = np.array([row['num_samples'] for row in rows], dtype=np.int64)
-        self.labels = np.array([speakers[row['speaker']] for row in rows], dtype=np.int64)
+        self.labels = np.array([speakers[row['speaker']] for row in rows], dtype=np.int32)
         self.augmenter = augmenter
         self.fbank = Fbank(sample_rate=sample_rate) if fbank is None else fbank
-        self.max_bad_fraction = float(max_bad_fraction)
-        self.bad_paths = set()
+        self.unreadable = UnreadableItems(manifest, noun='training files')
 
     def __len__(self):
         return len(self.paths)
@@ -280,31 +314,25 @@ class VoxCelebTrainSet:
         low, high = self.crop_range
         return int(rng.integers(low, high + 1))
 
-    def get(self, index, rng, num_samples=None):
+    def get(self, index, rng, num_samples):
         """Features of a random crop of utterance ``index``.
 
         Args:
             index: utterance index.
             rng: ``np.random.Generator`` for the crop position and the augmentation.
-            num_samples: crop length; ``None`` draws one (:meth:`draw_num_samples`).
+            num_samples: crop length.
 
         Returns:
             ``{'feats': float32 (frames, n_mels), 'label': int}``, or ``None`` when the file
-            is unreadable (it is counted, see :meth:`bad_fraction`, and logged once).
+            is unreadable (recorded in :attr:`unreadable`, logged once).
         """
-        if num_samples is None:
-            num_samples = self.draw_num_samples(rng)
         path = self.paths[index]
         length = int(self.lengths[index])
         # Only the crop is decoded; a file shorter than the crop is read whole and wrapped.
         start = int(rng.integers(0, length - num_samples + 1)) if length > num_samples else 0
-        try:
-            wave = read_audio(path, self.sample_rate, on_mismatch='error', start=start,
-                              stop=start + num_samples)
-        except DataError as exc:
-            if path not in self.bad_paths:
-                self.bad_paths.add(path)
-                log.warning('skipping an unreadable training file: %s', exc)
+        wave = self.unreadable.read(path, lambda: read_audio(
+            path, self.sample_rate, on_mismatch='error', start=start, stop=start + num_samples))
+        if wave is None:
             return None
         if len(wave) < num_samples:
             wave = np.pad(wave, (0, num_samples - len(wave)), mode='wrap')
@@ -313,81 +341,24 @@ class VoxCelebTrainSet:
         feats = self.fbank(wave)
         return {'feats': np.asarray(feats, dtype=np.float32), 'label': int(self.labels[index])}
 
-    def make_batch(self, indices, rng, max_tries=10):
-        """A batch with one crop length; unreadable items are replaced by random others.
+    def make_batch(self, indices, rng):
+        """A batch with one crop length (drawn per batch); unreadable items are replaced by random
+        others (:mod:`src.data.items`).
 
         Args:
             indices: utterance indices of the batch.
             rng: ``np.random.Generator``.
-            max_tries: replacements tried per unreadable item before giving up.
 
         Returns:
-            ``{'feats': float32 (batch, frames, n_mels), 'labels': int64 (batch,),
+            ``{'feats': float32 (batch, frames, n_mels), 'labels': int32 (batch,),
             '_bad': number of unreadable files met}``.
 
         Raises:
-            DataError: ``max_tries`` replacements in a row were unreadable.
+            DataError: too many replacements in a row were unreadable.
         """
         num_samples = self.draw_num_samples(rng)
-        feats, labels, bad = [], [], 0
-        for index in indices:
-            item = self.get(int(index), rng, num_samples)
-            tries = 0
-            while item is None:
-                bad += 1
-                tries += 1
-                if tries > max_tries:
-                    raise DataError(f'{max_tries + 1} training files in a row were unreadable '
-                                    f'(e.g. {sorted(self.bad_paths)[0]}); check the data')
-                item = self.get(int(rng.integers(len(self))), rng, num_samples)
-            feats.append(item['feats'])
-            labels.append(item['label'])
-        return {'feats': np.stack(feats), 'labels': np.array(labels, dtype=np.int64),
+        items, _, bad = self.unreadable.gather(lambda index: self.get(index, rng, num_samples),
+                                               indices, len(self), rng)
+        return {'feats': np.stack([item['feats'] for item in items]),
+                'labels': np.array([item['label'] for item in items], dtype=np.int32),
                 '_bad': bad}
-
-    def bad_fraction(self):
-        """Fraction of this dataset's files found unreadable so far (in this process)."""
-        return len(self.bad_paths) / len(self)
-
-    def check_bad_fraction(self):
-        """Raise DataError when more than ``max_bad_fraction`` of the files were unreadable."""
-        if self.bad_fraction() > self.max_bad_fraction:
-            shown = ', '.join(sorted(self.bad_paths)[:3])
-            raise DataError(f'{len(self.bad_paths)} of {len(self)} training files are unreadable '
-                            f'(more than max_bad_fraction={self.max_bad_fraction}), e.g. '
-                            f'{shown}; fix or remove them and re-run data preparation')
-
-
-class VoxCelebEvalSet:
-    """The unique utterances of a trial list as full-length fbank features.
-
-    Args:
-        trials: a trial-list file or the list of :func:`read_trials`.
-        audio_root: the folder the trial paths are relative to (VoxCeleb1's ``wav``).
-        sample_rate: Hz; files at another rate are resampled.
-        fbank: feature extractor; default ``Fbank()``.
-        check_files: check at construction that every utterance exists.
-    """
-
-    def __init__(self, trials, audio_root, sample_rate=16000, fbank=None, check_files=True):
-        if isinstance(trials, (str, os.PathLike)):
-            trials = read_trials(trials, audio_root, check_files=check_files)
-        self.trials = list(trials)
-        self.audio_root = os.fspath(audio_root)
-        self.utterances = sorted({utt for _, enroll, test in self.trials
-                                  for utt in (enroll, test)})
-        self.sample_rate = int(sample_rate)
-        self.fbank = Fbank(sample_rate=sample_rate) if fbank is None else fbank
-
-    def __len__(self):
-        return len(self.utterances)
-
-    def get(self, index):
-        """``(utterance, float32 (frames, n_mels))`` of the whole utterance ``index``.
-
-        Raises:
-            DataError: unreadable file (evaluation needs every utterance).
-        """
-        utt = self.utterances[index]
-        wave = read_audio(os.path.join(self.audio_root, utt), self.sample_rate)
-        return utt, np.asarray(self.fbank(wave), dtype=np.float32)

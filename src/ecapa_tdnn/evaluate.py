@@ -152,7 +152,7 @@ def evaluate_verification(recipe, network, cfg, out_dir, progress=True, cache_ke
             plot_det(scores, labels, os.path.join(out_dir, f'det_{name}.png'),
                      title=f"{cfg.model.name} on {name}: EER {metrics['eer']:.2f}%")
         if e.baseline and path == main_list:
-            from ..data.demo import naive_baseline_eer
+            from .baseline import naive_baseline_eer
             metrics['baseline_eer'] = 100.0 * float(naive_baseline_eer(trials, root, d.sample_rate))
         prefix = '' if path == main_list else f'{name}.'
         results.update({prefix + k: v for k, v in metrics.items()})

@@ -5,13 +5,14 @@ ECAPA-TDNN -> cosine classifier -> AAM-softmax. Evaluation: full-utterance embed
 list's files (cached), cosine scores (optionally AS-norm), EER and minDCF, score file, DET curve.
 """
 import inspect
+import os
 from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
 
-from ..engine.recipe import Recipe
-from ..errors import ConfigError, DataError
+from ..engine.recipe import Demo, Recipe
+from ..errors import ConfigError
 from ..recipes import MODELS, variant
 from .loss import AamSoftmaxLoss, CosineClassifier
 from .network import EcapaTdnn
@@ -54,39 +55,6 @@ class VerificationEvalConfig:
     baseline: bool = False            # also score the naive baseline (cosine of mean log-mel)
 
 
-class SpeakerBatches:
-    """Batches of a :class:`~src.ecapa_tdnn.dataset.VoxCelebTrainSet` with one crop length each.
-
-    The crop length is drawn per batch from ``crop_seconds``; an unreadable item is replaced by
-    another random one and counted (the loader stops when too many are bad).
-    """
-
-    def __init__(self, items, crop_seconds, sample_rate):
-        self.items, self.sample_rate = items, sample_rate
-        lo, hi = (crop_seconds, crop_seconds) if np.isscalar(crop_seconds) else crop_seconds
-        self.crop = (int(lo * sample_rate), int(hi * sample_rate))
-        self.num_classes = items.num_classes
-
-    def __len__(self):
-        return len(self.items)
-
-    def make_batch(self, indices, rng):
-        num_samples = int(rng.integers(self.crop[0], self.crop[1] + 1))
-        feats, labels, bad = [], [], 0
-        for index in indices:
-            item = self.items.get(int(index), rng, num_samples=num_samples)
-            tries = 0
-            while item is None and tries < 20:
-                bad, tries = bad + 1, tries + 1
-                item = self.items.get(int(rng.integers(len(self.items))), rng, num_samples=num_samples)
-            if item is None:
-                raise DataError("20 unreadable training files in a row; check the training list")
-            feats.append(item['feats'])
-            labels.append(item['label'])
-        return {'feats': np.stack(feats).astype(np.float32),
-                'labels': np.asarray(labels, np.int32).reshape(-1, 1), '_bad': bad}
-
-
 def _loss_net_class():
     from mindspore import nn
 
@@ -121,7 +89,7 @@ class EcapaRecipe(Recipe):
     def example_batch(self, cfg, batch_size, rng, frames=60, num_classes=5):
         from types import SimpleNamespace
         feats = rng.standard_normal((batch_size, frames, cfg.data.n_mels)).astype(np.float32)
-        labels = rng.integers(0, num_classes, (batch_size, 1)).astype(np.int32)
+        labels = rng.integers(0, num_classes, batch_size).astype(np.int32)
         return {'feats': feats, 'labels': labels}, SimpleNamespace(num_classes=num_classes)
 
     def load_pretrained(self, network, path):
@@ -161,10 +129,9 @@ class EcapaRecipe(Recipe):
             kinds = tuple(k for k in d.augment_kinds if (k == 'reverb' and d.rirs) or (k != 'reverb' and d.musan))
             augmenter = Augmenter(musan_root=d.musan or None, rir_root=d.rirs or None,
                                   sample_rate=d.sample_rate, prob=d.augment_prob, kinds=kinds)
-        items = VoxCelebTrainSet(d.train_manifest, d.speakers, crop_seconds=tuple(d.crop_seconds),
-                                 sample_rate=d.sample_rate, augmenter=augmenter, fbank=self.fbank(cfg),
-                                 max_bad_fraction=cfg.train.max_bad_fraction, exclude=held_out)
-        return SpeakerBatches(items, tuple(d.crop_seconds), d.sample_rate)
+        return VoxCelebTrainSet(d.train_manifest, d.speakers, crop_seconds=tuple(d.crop_seconds),
+                                sample_rate=d.sample_rate, augmenter=augmenter, fbank=self.fbank(cfg),
+                                exclude=held_out)
 
     def build_loss_net(self, network, cfg, train_set):
         size = cfg.model.args.get(
@@ -219,6 +186,13 @@ class EcapaRecipe(Recipe):
             return 0
         return int(self.fbank(cfg)(np.zeros(samples, np.float32)).shape[0])
 
+    def demo_inference(self, cfg, model_path):
+        """A verification of the first trial of the demo's trial list."""
+        from .dataset import read_trials
+        _, enroll, test = read_trials(cfg.data.trials, cfg.data.eval_audio_root)[0]
+        return ['verify', os.path.join(cfg.data.eval_audio_root, enroll),
+                os.path.join(cfg.data.eval_audio_root, test), '--model', model_path]
+
     def sidecar(self, cfg):
         return {'model': cfg.model.name, 'input': 'fbank (batch, frames, n_mels), float32',
                 'output': 'embedding (batch, 1, lin_neurons)', 'sample_rate': cfg.data.sample_rate,
@@ -227,6 +201,8 @@ class EcapaRecipe(Recipe):
 
 # EcapaTdnn's defaults are the paper's C=1024 model with a 192-dim embedding; C=512 is the
 # paper's small model (channels 512 x 4 + 1536)
-MODELS.register('ecapa_tdnn', EcapaRecipe(EcapaTdnn, AamSoftmaxLoss))
+DEMO = Demo('ecapa_tdnn', 'configs/ecapa_tdnn/demo.yaml', ('voxceleb', 'musan', 'rirs_noises'),
+            'VoxCeleb-layout demo: EER next to the naive baseline, and a verification (~10 min)')
+MODELS.register('ecapa_tdnn', EcapaRecipe(EcapaTdnn, AamSoftmaxLoss, demo=DEMO))
 MODELS.register('ecapa_tdnn_c512', EcapaRecipe(variant(EcapaTdnn, channels=(512, 512, 512, 512, 1536)),
                                                AamSoftmaxLoss))

@@ -3,6 +3,26 @@
 A recipe is registered under the model's name in :data:`src.recipes.MODELS`. The engine and the
 top-level scripts only call the methods below; they never branch on the model's name.
 """
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Demo:
+    """A model's demo, what ``bash scripts/run_demo.sh NAME`` runs: demo data, a small config, CPU,
+    minutes (``python -m src.recipes demos`` lists them).
+
+    Attributes:
+        name: the script's MODEL argument.
+        config: the demo config, relative to the repository root; it reads the demo corpora
+            from ``data/demo``, where the script writes them.
+        corpora: the demo corpora it needs (``preprocess.py demo CORPORA``).
+        about: one line: what the demo shows and about how long it takes.
+    """
+    name: str
+    config: str
+    corpora: tuple
+    about: str
+
 
 
 class Recipe:
@@ -57,9 +77,10 @@ class Recipe:
                               f"({', '.join(sorted(self.metrics)) or 'none'})")
         return self.metrics[name]
 
-    def __init__(self, network_factory, loss_factory=None):
+    def __init__(self, network_factory, loss_factory=None, demo=None):
         self.network_factory = network_factory
         self.loss_factory = loss_factory
+        self.demo = demo          # a Demo, on the one registered variant that has a demo
 
     def build_network(self, cfg):
         """The network (what is exported and evaluated), from ``model.args``."""
@@ -151,9 +172,10 @@ class Recipe:
         return load_matching(network, network_params(read_params(path)), path,
                              self.pretrained_prefix, self.pretrained_heads)
 
-    def demo_config(self):
-        """Path of the model's demo config (small network, demo data, CPU, minutes)."""
-        raise NotImplementedError
+    def demo_inference(self, cfg, model_path):
+        """``infer.py`` arguments that show the exported ``model_path`` at work on the demo data
+        of ``cfg`` (the last step of ``scripts/run_demo.sh``); empty: no such step."""
+        return []
 
 
 def load_matching(network, params, path, must_fill='', may_skip=(), subject='', hint=''):

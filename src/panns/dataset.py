@@ -11,22 +11,42 @@ Layouts:
   ``ESC-50/meta/esc50.csv`` with ``filename,fold,target,category,esc10,src_file,take``.
 * a folder of classes (:func:`read_folder_of_classes`): ``root/<class>/*.wav``.
 * a labelled CSV (:func:`read_labelled_csv`): columns ``path,label[,fold]``.
+
+``python preprocess.py esc50`` (:func:`prepare_esc50`) checks a downloaded ESC-50 tree before
+training and lists its clips.
 """
 import csv
-import logging
 import os
 
 import numpy as np
 
 from src.audio import read_audio
-from src.data.demo import ESC10_CATEGORIES, ESC50_CATEGORIES, ESC50_HEADER
-from src.data.manifest import read_table
+from src.data.items import MAX_TRIES, UnreadableItems
+from src.data.manifest import read_table, write_table, write_text
+from src.data.prepare import CORPORA, CorpusPreparer
 from src.errors import ConfigError, DataError
-
-log = logging.getLogger(__name__)
 
 FOLDS = (1, 2, 3, 4, 5)
 AUDIO_SUFFIXES = ('.wav', '.flac', '.ogg')
+
+# ESC-50's schema (Piczak, ACM MM 2015). The 50 categories, index = target (as in
+# ``ESC-50/meta/esc50.csv``).
+ESC50_CATEGORIES = (
+    'dog', 'rooster', 'pig', 'cow', 'frog', 'cat', 'hen', 'insects', 'sheep', 'crow',
+    'rain', 'sea_waves', 'crackling_fire', 'crickets', 'chirping_birds', 'water_drops', 'wind',
+    'pouring_water', 'toilet_flush', 'thunderstorm',
+    'crying_baby', 'sneezing', 'clapping', 'breathing', 'coughing', 'footsteps', 'laughing',
+    'brushing_teeth', 'snoring', 'drinking_sipping',
+    'door_wood_knock', 'mouse_click', 'keyboard_typing', 'door_wood_creaks', 'can_opening',
+    'washing_machine', 'vacuum_cleaner', 'clock_alarm', 'clock_tick', 'glass_breaking',
+    'helicopter', 'chainsaw', 'siren', 'car_horn', 'engine', 'train', 'church_bells', 'airplane',
+    'fireworks', 'hand_saw')
+# The ESC-10 subset (``esc10`` column True), in target order.
+ESC10_CATEGORIES = ('dog', 'rooster', 'rain', 'sea_waves', 'crackling_fire', 'crying_baby',
+                    'sneezing', 'clock_tick', 'helicopter', 'chainsaw')
+ESC50_HEADER = ('filename', 'fold', 'target', 'category', 'esc10', 'src_file', 'take')
+ESC50_SAMPLE_RATE = 44100          # Hz, 16-bit mono 5 s clips
+
 # How many missing files an error names before it only counts them.
 _MISSING_SHOWN = 3
 
@@ -37,8 +57,13 @@ def _check_fold(fold, where):
                         'cross-validation)')
 
 
+def missing_files(rows):
+    """The paths of ``rows`` that are not files, in row order."""
+    return [row['path'] for row in rows if not os.path.isfile(row['path'])]
+
+
 def _check_files(rows, source):
-    missing = [row['path'] for row in rows if not os.path.isfile(row['path'])]
+    missing = missing_files(rows)
     if missing:
         raise DataError(f'{len(missing)} of the {len(rows)} audio files of {source} are missing '
                         f'(e.g. {", ".join(missing[:_MISSING_SHOWN])}); check the audio root')
@@ -124,6 +149,62 @@ def _esc50_row(fields, where, root):
                         f'{"" if category in ESC10_CATEGORIES else "not "}an ESC-10 class')
     return {'path': os.path.abspath(os.path.join(root, 'audio', name)), 'fold': fold,
             'target': target, 'category': category, 'esc10': esc10}
+
+
+# The manifest of :func:`prepare_esc50`: what :func:`read_labelled_csv` reads (``label`` is the
+# category), plus the published target.
+CLIP_COLUMNS = ('path', 'label', 'fold', 'target')
+
+
+def prepare_esc50(root, out_dir, esc10=False):
+    """Check an ESC-50 tree and write the list of its clips: the ``esc50`` corpus preparer
+    (``python preprocess.py esc50``).
+
+    Training reads the tree itself (``data.esc50_root``, classes in ESC-50's target order); the
+    check finds a broken download before a run does, and the manifest lists the clips for other
+    tools (or for ``data.csv``, which orders the classes by name).
+
+    Args:
+        root: the ``ESC-50`` folder (``audio/``, ``meta/esc50.csv``).
+        out_dir: output folder: ``clips.csv`` (:data:`CLIP_COLUMNS`, absolute paths, csv
+            order), or, when audio files are missing, ``missing.txt`` (all of them, one per
+            line) instead.
+        esc10: only the ESC-10 subset.
+
+    Returns:
+        path of the written ``clips.csv``.
+
+    Raises:
+        DataError: what :func:`read_esc50` rejects (no tree, a malformed csv named by
+            file:line), or audio files missing (counted, the first named, all listed in
+            ``missing.txt``).
+    """
+    rows = read_esc50(root, esc10=esc10, check_files=False)
+    out_dir = os.path.abspath(out_dir)
+    missing_list, manifest = os.path.join(out_dir, 'missing.txt'), os.path.join(out_dir, 'clips.csv')
+    missing = missing_files(rows)
+    if missing:
+        if os.path.exists(manifest):                 # of an earlier, complete tree: stale now
+            os.remove(manifest)
+        write_text(missing_list, ''.join(path + '\n' for path in missing))
+        raise DataError(f'{len(missing)} of the {len(rows)} audio files of '
+                        f'{os.path.join(root, "meta", "esc50.csv")} are missing (e.g. {missing[0]}); '
+                        f'all are listed in {missing_list}: complete the download')
+    if os.path.exists(missing_list):                 # of an earlier, incomplete tree
+        os.remove(missing_list)
+    write_table(manifest, [dict(row, label=row['category']) for row in rows], CLIP_COLUMNS)
+    return manifest
+
+
+def esc50_arguments(parser):
+    """The options of ``preprocess.py esc50`` (the keywords of :func:`prepare_esc50`)."""
+    parser.add_argument('--root', required=True, help='the ESC-50 folder (audio/, meta/esc50.csv)')
+    parser.add_argument('--out', dest='out_dir', metavar='DIR', required=True, help='output folder')
+    parser.add_argument('--esc10', action='store_true', help='only the ESC-10 subset')
+
+
+CORPORA.register('esc50', CorpusPreparer(
+    prepare_esc50, esc50_arguments, 'check an ESC-50 tree (csv, missing clips) and list its clips'))
 
 
 def class_targets(rows):
@@ -251,7 +332,9 @@ class SoundClipSet:
         train: random crops (training) or centre crops (evaluation).
         targets: the label space, sorted ESC-50 / row targets (label ``i`` = ``targets[i]``);
             default :func:`class_targets` of ``rows``. Pass the training set's to a test set.
-        max_tries: replacements tried per unreadable item before giving up.
+        max_tries: replacements tried per unreadable item before a DataError
+            (:mod:`src.data.items`).
+        source: the list the rows come from (ESC-50's csv, a folder, a CSV), named in messages.
         mixup_alpha: mixup in training batches (Zhang et al. 2018): each clip is mixed with
             another of the batch, waveform and target probabilities alike, with weights
             ``lam ~ Beta(alpha, alpha)``; 0 = off.
@@ -262,7 +345,7 @@ class SoundClipSet:
     """
 
     def __init__(self, rows, sample_rate=32000, clip_seconds=5.0, train=True, targets=None,
-                 max_tries=10, mixup_alpha=0.0):
+                 max_tries=MAX_TRIES, source='the clip list', mixup_alpha=0.0):
         if not rows:
             raise ConfigError('SoundClipSet needs at least one clip')
         if clip_seconds <= 0:
@@ -281,8 +364,7 @@ class SoundClipSet:
         self.sample_rate = int(sample_rate)
         self.num_samples = int(round(clip_seconds * sample_rate))
         self.train = bool(train)
-        self.max_tries = int(max_tries)
-        self.bad_paths = set()
+        self.unreadable = UnreadableItems(source, noun='clips', max_tries=max_tries)
 
     def __len__(self):
         return len(self.paths)
@@ -294,14 +376,10 @@ class SoundClipSet:
 
     def get(self, index, rng):
         """The window of clip ``index``: float32 ``(num_samples,)``, or ``None`` when the file
-        is unreadable (recorded in ``bad_paths`` and logged once)."""
+        is unreadable (recorded in :attr:`unreadable`, logged once)."""
         path = self.paths[index]
-        try:
-            wave = read_audio(path, self.sample_rate)
-        except DataError as exc:
-            if path not in self.bad_paths:
-                self.bad_paths.add(path)
-                log.warning('skipping an unreadable clip: %s', exc)
+        wave = self.unreadable.read(path, lambda: read_audio(path, self.sample_rate))
+        if wave is None:
             return None
         excess = len(wave) - self.num_samples
         if excess > 0:
@@ -312,7 +390,8 @@ class SoundClipSet:
         return wave
 
     def make_batch(self, indices, rng):
-        """A batch of windows; unreadable clips are replaced by random others.
+        """A batch of windows; unreadable clips are replaced by random others
+        (:mod:`src.data.items`).
 
         Args:
             indices: clip indices.
@@ -326,23 +405,10 @@ class SoundClipSet:
         Raises:
             DataError: ``max_tries`` replacements in a row were unreadable.
         """
-        waves, labels, bad = [], [], 0
-        for index in indices:
-            index = int(index)
-            wave = self.get(index, rng)
-            tries = 0
-            while wave is None:
-                bad += 1
-                tries += 1
-                if tries > self.max_tries:
-                    raise DataError(f'{self.max_tries + 1} clips in a row were unreadable '
-                                    f'(e.g. {sorted(self.bad_paths)[0]}); check the data')
-                index = int(rng.integers(len(self)))
-                wave = self.get(index, rng)
-            waves.append(wave)
-            labels.append(self.labels[index])
+        waves, used, bad = self.unreadable.gather(lambda index: self.get(index, rng), indices,
+                                                  len(self), rng)
+        labels = self.labels[used]
         waves = np.stack(waves).astype(np.float32, copy=False)
-        labels = np.array(labels, dtype=np.int32)
         probs = np.eye(self.num_classes, dtype=np.float32)[labels]
         if self.train and self.mixup_alpha > 0 and len(labels) > 1:
             lam = rng.beta(self.mixup_alpha, self.mixup_alpha, len(labels)).astype(np.float32)[:, None]

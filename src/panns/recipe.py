@@ -11,9 +11,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..engine.crossval import Folds
-from ..engine.recipe import Recipe
+from ..engine.recipe import Demo, Recipe
 from ..errors import ConfigError, DataError
 from ..recipes import MODELS, variant
+from .loss import ClassificationLossNet
 from .network import ARCHITECTURES
 
 
@@ -75,20 +76,6 @@ def panns_classifier(architecture='cnn14', num_classes=50, sample_rate=32000, wi
     return _classifier_class()(backbone, num_classes, freeze_backbone)
 
 
-def _loss_net_class():
-    from mindspore import nn, ops
-
-    class ClassificationLossNet(nn.Cell):
-        def __init__(self, network):
-            super().__init__()
-            self.network = network
-
-        def construct(self, waveform, target_probs):
-            # cross-entropy against class probabilities: one-hot targets, or mixed ones (mixup)
-            log_probs = ops.log_softmax(self.network(waveform), -1)
-            return -(target_probs * log_probs).sum(-1).mean()
-
-    return ClassificationLossNet
 
 
 class PannsRecipe(Recipe):
@@ -122,6 +109,11 @@ class PannsRecipe(Recipe):
                               "`python preprocess.py demo esc50` writes a demo ESC-50")
         return rows, class_targets(rows), class_names(rows)
 
+    def data_source(self, cfg):
+        """The list the configured clips come from, for messages about its files."""
+        d = cfg.data
+        return os.path.join(d.esc50_root, 'meta', 'esc50.csv') if d.esc50_root else d.folder_root or d.csv
+
     def _split(self, cfg):
         from .dataset import fold_split
         network_rate = cfg.model.args.get('sample_rate', 32000)
@@ -145,7 +137,8 @@ class PannsRecipe(Recipe):
         from .dataset import SoundClipSet
         train, _, _, targets, _ = self._split(cfg)
         items = SoundClipSet(train, cfg.data.sample_rate, cfg.data.clip_seconds, train=True,
-                             targets=targets, mixup_alpha=cfg.data.mixup_alpha)
+                             targets=targets, source=self.data_source(cfg),
+                             mixup_alpha=cfg.data.mixup_alpha)
         wanted = cfg.model.args.get('num_classes', 50)
         if items.num_classes != wanted:
             raise ConfigError(f"model.args.num_classes is {wanted} but the data has "
@@ -153,7 +146,7 @@ class PannsRecipe(Recipe):
         return items
 
     def build_loss_net(self, network, cfg, train_set):
-        return _loss_net_class()(network)
+        return ClassificationLossNet(network)
 
     def example_batch(self, cfg, batch_size, rng):
         from types import SimpleNamespace
@@ -194,7 +187,8 @@ class PannsRecipe(Recipe):
         from .dataset import SoundClipSet
         _, test, valid, targets, names = self._split(cfg)
         items = SoundClipSet(valid if split == 'valid' else test, cfg.data.sample_rate,
-                             cfg.data.clip_seconds, train=False, targets=targets)
+                             cfg.data.clip_seconds, train=False, targets=targets,
+                             source=self.data_source(cfg))
         return items, names
 
     def evaluate(self, network, cfg, out_dir, progress=True, cache_key='', split='test',
@@ -336,6 +330,11 @@ class PannsRecipe(Recipe):
         except (ConfigError, DataError):
             return None
 
+    def demo_inference(self, cfg, model_path):
+        """The top tags of the first four clips of the held-out fold."""
+        _, test, _, _ = self._split(cfg)
+        return ['tag', *[row['path'] for row in test[:4]], '--model', model_path]
+
     def sidecar(self, cfg):
         meta = {'model': cfg.model.name, 'task': 'classification',
                 'input': 'waveform (batch, samples), float32',
@@ -350,6 +349,9 @@ class PannsRecipe(Recipe):
 # ESC-50's official folds (a CSV's folds are 1-5 too); the confusion matrix summed over them
 PannsRecipe.folds = Folds((1, 2, 3, 4, 5), 'test_fold', PannsRecipe.combine_folds)
 
+DEMO = Demo('panns', 'configs/panns/demo.yaml', ('esc50',),
+            'ESC-50-layout demo: CNN6 accuracy on fold 5, a confusion matrix, top-3 tags (~4 min)')
 for _architecture in ('cnn14', 'cnn10', 'cnn6'):
     MODELS.register(f'panns_{_architecture}', PannsRecipe(
-        variant(panns_classifier, fixed={'architecture': _architecture})))
+        variant(panns_classifier, fixed={'architecture': _architecture}),
+        demo=DEMO if _architecture == 'cnn6' else None))

@@ -4,7 +4,10 @@ Each call writes ``$FAKE_LOG/<time>_<pid>.json``: its arguments, working directo
 launcher variables of its environment. Then, by its arguments:
 
     -c CODE ...                    the real interpreter runs it (the scripts read JSON that way)
+    -m src.recipes ...             recorded, then the real interpreter runs it (the registry
+                                   queries of run_demo.sh)
     -m pip show PACKAGE            prints ``Location: $FAKE_PIP_LOCATION`` (build.sh's look-up)
+    preprocess.py demo ...         prints one line (writes nothing)
     preprocess.py infer_inputs     writes ``<out>/feats/<n>.bin``, float32 (1, frames, 4) with
                                    frames 3, 5, 3 and values n * 100 + flat index, and the index
                                    ``<out>/utterances.tsv``
@@ -39,11 +42,17 @@ def record(argv):
 def preprocess(argv):
     p = argparse.ArgumentParser(prog='preprocess.py')
     sub = p.add_subparsers(dest='command', required=True)
+    d = sub.add_parser('demo')
+    d.add_argument('corpora', nargs='*')
+    d.add_argument('--out')
     i = sub.add_parser('infer_inputs')
     i.add_argument('--config', required=True)
     i.add_argument('--out', required=True)
     i.add_argument('overrides', nargs='*')
     args = p.parse_args(argv)
+    if args.command == 'demo':
+        print(f"fake python: demo corpora {' '.join(args.corpora)}")
+        return
     os.makedirs(os.path.join(args.out, 'feats'), exist_ok=True)
     rows = []
     for n, frames in enumerate(FRAMES):
@@ -80,6 +89,8 @@ def main():
     if argv[:1] == ['-c']:
         os.execv(sys.executable, [sys.executable] + argv)
     record(argv)
+    if argv[:2] == ['-m', 'src.recipes']:
+        os.execv(sys.executable, [sys.executable] + argv)
     if argv[:3] == ['-m', 'pip', 'show']:
         print(f"Name: {argv[3]}\nLocation: {os.environ['FAKE_PIP_LOCATION']}")
     elif argv[:1] == ['preprocess.py']:

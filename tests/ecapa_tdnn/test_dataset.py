@@ -1,4 +1,5 @@
-"""VoxCeleb preparation, training crops and evaluation utterances on a tiny demo corpus."""
+"""VoxCeleb preparation and training crops on a tiny demo corpus; batches through the path the
+trainer takes (``recipe.train_set(cfg)`` and the batch loader)."""
 import json
 import os
 import shutil
@@ -10,12 +11,15 @@ import pytest
 import soundfile
 
 from src.audio import Fbank
+from src.config import load_config
 from src.data.demo import make_demo
+from src.data.loader import BatchLoader
 from src.data.manifest import read_table, write_table
 from src.ecapa_tdnn import dataset
-from src.ecapa_tdnn.dataset import (MANIFEST_COLUMNS, VoxCelebEvalSet, VoxCelebTrainSet,
-                                    prepare_voxceleb, read_trials)
+from src.ecapa_tdnn.dataset import MANIFEST_COLUMNS, VoxCelebTrainSet, prepare_voxceleb
 from src.errors import ConfigError, DataError
+from src.recipes import get_recipe
+from tests.helpers import ROOT
 
 TINY = dict(train_speakers=3, train_videos=2, train_utterances=2, train_seconds=(1.0, 1.5),
             test_speakers=2, test_videos=2, test_utterances=2, test_seconds=(1.0, 1.5),
@@ -25,6 +29,14 @@ TINY = dict(train_speakers=3, train_videos=2, train_utterances=2, train_seconds=
 @pytest.fixture(scope='module')
 def demo(tmp_path_factory):
     return make_demo('voxceleb', tmp_path_factory.mktemp('demo'), **TINY)
+
+
+def recipe_train_set(manifest, speakers_json, *overrides):
+    """The training set the trainer builds from the demo config, on the given lists."""
+    cfg = load_config(os.path.join(ROOT, 'configs', 'ecapa_tdnn', 'demo.yaml'),
+                      [f'data.train_manifest={manifest}', f'data.speakers={speakers_json}',
+                       "data.musan=''", "data.rirs=''", 'train.eval_every=0', *overrides])
+    return get_recipe(cfg.model.name).train_set(cfg)
 
 
 @pytest.fixture(scope='module')
@@ -59,6 +71,22 @@ def test_prepare_both_sets_and_exclude_trial_speakers(demo, tmp_path):
     assert {row['speaker'] for row in kept} == {'id00001', 'id00002', 'id00003'}
     with pytest.raises(DataError, match='in two roots'):
         prepare_voxceleb([demo['voxceleb2'], demo['voxceleb2']], tmp_path / 'c', progress=False)
+
+
+def test_prepare_checks_and_copies_trial_lists(demo, tmp_path):
+    out = tmp_path / 'lists'
+    prepare_voxceleb([demo['voxceleb2']], out, trials=[demo['trials']],
+                     trials_audio_root=demo['audio_root'], progress=False)
+    with open(demo['trials']) as handle:
+        assert (out / 'veri_test2.txt').read_text() == handle.read()
+    # checked before the (long) preparation: nothing is written for a list with missing files
+    with pytest.raises(DataError, match='are missing under'):
+        prepare_voxceleb([demo['voxceleb2']], tmp_path / 'wrong', trials=[demo['trials']],
+                         trials_audio_root=demo['voxceleb2'], progress=False)
+    assert not (tmp_path / 'wrong').exists()
+    (tmp_path / 'broken.txt').write_text('1 a.wav\n')
+    with pytest.raises(DataError, match='broken.txt:1'):
+        prepare_voxceleb([demo['voxceleb2']], tmp_path / 'wrong', trials=[tmp_path / 'broken.txt'])
 
 
 def test_prepare_skips_short_and_unreadable_files(demo, tmp_path):
@@ -182,8 +210,8 @@ def test_train_item_is_the_fbank_of_a_crop(prepared, monkeypatch):
 
 
 def test_short_files_wrap_around_and_batches_share_a_length(prepared, tmp_path):
-    manifest, speakers_json = prepared
-    train = VoxCelebTrainSet(manifest, speakers_json, crop_seconds=(2.0, 3.0))
+    train = recipe_train_set(*prepared, 'data.crop_seconds=[2.0,3.0]')
+    assert isinstance(train, VoxCelebTrainSet) and train.num_classes == 3
     rng = np.random.default_rng(1)
     item = train.get(0, rng, num_samples=40000)                     # files are <= 1.5 s
     wave = soundfile.read(train.paths[0], dtype='float32')[0]
@@ -193,6 +221,7 @@ def test_short_files_wrap_around_and_batches_share_a_length(prepared, tmp_path):
     frames = batch['feats'].shape[1]
     assert batch['feats'].shape == (4, frames, 80) and 201 <= frames <= 301
     assert batch['labels'].tolist() == [int(train.labels[i]) for i in (0, 3, 5, 7)]
+    assert batch['labels'].dtype == np.int32 and batch['feats'].dtype == np.float32
     assert batch['_bad'] == 0
 
 
@@ -220,18 +249,26 @@ def test_bad_files_are_skipped_and_counted(prepared, tmp_path, caplog):
     rows[0] = {**rows[0], 'path': str(corrupt)}
     rows[1] = {**rows[1], 'path': str(empty)}
     write_table(tmp_path / 'train.csv', rows, list(MANIFEST_COLUMNS))
-    train = VoxCelebTrainSet(tmp_path / 'train.csv', speakers_json, max_bad_fraction=0.1)
+    train = recipe_train_set(tmp_path / 'train.csv', speakers_json, 'data.crop_seconds=[0.5,0.5]')
     rng = np.random.default_rng(0)
-    assert train.get(0, rng) is None and train.get(0, rng) is None
-    assert train.bad_fraction() == pytest.approx(1 / 12)
-    train.check_bad_fraction()                                      # 1/12 <= 0.1
+    assert train.get(0, rng, 8000) is None and train.get(0, rng, 8000) is None
+    assert train.unreadable.paths == {str(corrupt)}
     assert len(caplog.records) == 1 and 'corrupt.wav' in caplog.text     # logged once
-    assert train.get(1, rng) is None
-    assert train.bad_fraction() == pytest.approx(2 / 12)
-    with pytest.raises(DataError, match='2 of 12 training files are unreadable'):
-        train.check_bad_fraction()
+    assert train.get(1, rng, 8000) is None
+    assert train.unreadable.paths == {str(corrupt), str(empty)}
     batch = train.make_batch([0, 1, 2], rng)
     assert batch['feats'].shape[0] == 3 and batch['_bad'] >= 2
+    # the loader counts them and stops a run once more than max_bad_fraction of the items
+    # seen were bad (2 of the 12 files are: about 1/6)
+    loader = BatchLoader(train, 4, max_bad_fraction=0.1)
+    with pytest.raises(DataError, match=r'items were unreadable \(more than train.max_bad_fraction=0.1\)'):
+        for epoch in range(6):
+            list(loader.epoch(epoch))
+    assert loader.seen >= 50
+    tolerant = BatchLoader(train, 4, max_bad_fraction=0.5)
+    for epoch in range(5):
+        list(tolerant.epoch(epoch))
+    assert tolerant.seen == 60 and 10 <= tolerant.bad < 30
 
 
 def test_train_set_errors(prepared, tmp_path):
@@ -241,15 +278,3 @@ def test_train_set_errors(prepared, tmp_path):
         VoxCelebTrainSet(manifest, tmp_path / 'speakers.json')
     with pytest.raises(ConfigError, match='crop_seconds'):
         VoxCelebTrainSet(*prepared, crop_seconds=(3.0, 2.0))
-
-
-def test_eval_set_gives_full_length_features_of_unique_utterances(demo):
-    trials = read_trials(demo['trials'], demo['audio_root'])
-    evaluation = VoxCelebEvalSet(demo['trials'], demo['audio_root'])
-    utterances = {u for _, enroll, test in trials for u in (enroll, test)}
-    assert len(evaluation) == len(utterances) and set(evaluation.utterances) == utterances
-    for index in range(len(evaluation)):
-        utt, feats = evaluation.get(index)
-        wave = soundfile.read(os.path.join(demo['audio_root'], utt), dtype='float32')[0]
-        np.testing.assert_allclose(feats, Fbank()(wave), atol=1e-4)
-    assert len(VoxCelebEvalSet(trials, demo['audio_root'])) == len(utterances)

@@ -7,11 +7,12 @@ import pytest
 import soundfile
 
 from src.audio import write_audio
-from src.data.demo import ESC10_CATEGORIES, make_demo
+from src.data.demo import make_demo
 from src.errors import ConfigError, DataError
 from tests.helpers import raises_one_line
-from src.panns.dataset import (SoundClipSet, class_names, class_targets, fold_split, read_esc50,
-                               read_folder_of_classes, read_labelled_csv)
+from src.panns.dataset import (ESC10_CATEGORIES, ESC50_CATEGORIES, SoundClipSet, class_names,
+                               class_targets, fold_split, read_esc50, read_folder_of_classes,
+                               read_labelled_csv)
 
 HEADER = 'filename,fold,target,category,esc10,src_file,take\n'
 
@@ -34,6 +35,14 @@ def fake_esc50(tmp_path, lines, files=()):
 
 def one_line_error(call, *match):
     return raises_one_line(DataError, call, *match)
+
+
+def test_real_category_names():
+    assert len(ESC50_CATEGORIES) == len(set(ESC50_CATEGORIES)) == 50
+    assert ESC50_CATEGORIES[:3] == ('dog', 'rooster', 'pig')
+    assert ESC50_CATEGORIES[10] == 'rain' and ESC50_CATEGORIES[49] == 'hand_saw'
+    targets = [ESC50_CATEGORIES.index(name) for name in ESC10_CATEGORIES]
+    assert targets == [0, 1, 10, 11, 12, 20, 21, 38, 40, 41]
 
 
 def test_read_esc50_rows(esc50):
@@ -155,7 +164,7 @@ def test_unreadable_files_are_replaced_and_counted(tmp_path):
     batch = clips.make_batch([1, 0, 1], np.random.default_rng(0))
     assert batch['_bad'] >= 2 and batch['target'].tolist() == [0, 0, 0]
     np.testing.assert_allclose(batch['waveform'], 0.5, atol=1e-4)
-    assert clips.bad_paths == {str(tmp_path / 'bad.wav')}
+    assert clips.unreadable.paths == {str(tmp_path / 'bad.wav')}
     only_bad = SoundClipSet(rows[1:], clip_seconds=0.01, max_tries=2)
     one_line_error(lambda: only_bad.make_batch([0], np.random.default_rng(0)),
                    '3 clips in a row were unreadable')
@@ -205,3 +214,53 @@ def test_labelled_csv(tmp_path):
                    'missing', 'z.wav')
     one_line_error(lambda: read_labelled_csv(tmp_path / 'nowhere.csv', tmp_path),
                    'not found')
+
+
+def test_the_recipes_training_set_is_a_clip_set_of_the_training_folds(esc50):
+    """The path the trainer takes: ``recipe.train_set(cfg).make_batch``."""
+    from src.config import load_config
+    from src.recipes import get_recipe
+    from tests.helpers import ROOT
+    cfg = load_config(os.path.join(ROOT, 'configs', 'panns', 'demo.yaml'),
+                      [f'data.esc50_root={esc50}', 'model.args.num_classes=3', 'data.clip_seconds=0.5'])
+    train = get_recipe(cfg.model.name).train_set(cfg)
+    assert isinstance(train, SoundClipSet) and len(train) == 12 and train.num_classes == 3
+    assert train.unreadable.source == os.path.join(str(esc50), 'meta', 'esc50.csv')
+    batch = train.make_batch([0, 4, 11], np.random.default_rng(0))
+    assert batch['waveform'].shape == (3, 16000) and batch['_bad'] == 0
+    assert batch['target'].dtype == np.int32
+    assert batch['target'].tolist() == [int(train.labels[i]) for i in (0, 4, 11)]
+    np.testing.assert_array_equal(batch['target_probs'], np.eye(3, dtype=np.float32)[batch['target']])
+
+
+def test_prepare_esc50_lists_the_clips_or_the_missing_ones(esc50, tmp_path):
+    from src.panns.dataset import CLIP_COLUMNS, prepare_esc50
+    from src.data.manifest import read_table
+    manifest = prepare_esc50(esc50, tmp_path / 'lists')
+    assert manifest == str(tmp_path / 'lists' / 'clips.csv')
+    rows = read_table(manifest, {'path': str, 'label': str, 'fold': int, 'target': int})
+    assert list(rows[0]) == list(CLIP_COLUMNS)
+    assert [(r['path'], r['label'], r['fold'], r['target']) for r in rows] == [
+        (r['path'], r['category'], r['fold'], r['target']) for r in read_esc50(esc50)]
+    # what data.csv reads: the same clips and folds (classes ordered by name)
+    listed = read_labelled_csv(manifest, '/unused')
+    assert [(r['path'], r['category'], r['fold']) for r in listed] == [
+        (r['path'], r['category'], r['fold']) for r in read_esc50(esc50)]
+    assert len(read_table(prepare_esc50(esc50, tmp_path / 'esc10', esc10=True), {'path': str})) == 15
+    # a broken copy of the tree: every missing clip listed, the stale manifest gone
+    import shutil
+    broken = tmp_path / 'ESC-50'
+    shutil.copytree(esc50, broken)
+    prepare_esc50(broken, tmp_path / 'lists')
+    gone = sorted((broken / 'audio').glob('5-*.wav'))
+    for path in gone:
+        path.unlink()
+    one_line_error(lambda: prepare_esc50(broken, tmp_path / 'lists'),
+                   f'3 of the 15 audio files of {broken}/meta/esc50.csv are missing',
+                   str(tmp_path / 'lists' / 'missing.txt'))
+    assert (tmp_path / 'lists' / 'missing.txt').read_text().split() == [str(p) for p in gone]
+    assert not (tmp_path / 'lists' / 'clips.csv').exists()
+    (tmp_path / 'bad' / 'meta').mkdir(parents=True)
+    (tmp_path / 'bad' / 'meta' / 'esc50.csv').write_text('filename,fold\n')
+    one_line_error(lambda: prepare_esc50(tmp_path / 'bad', tmp_path / 'out'), 'esc50.csv:1')
+    assert not (tmp_path / 'out').exists()
