@@ -12,39 +12,14 @@ import os
 from src.cli import config_parser, load_run_config, run_main, set_up
 
 
-def find_checkpoint(run_dir, prefer='best'):
-    """best.ckpt of a run directory (``prefer='best'``), else its latest checkpoint."""
-    from src.checkpoint import CheckpointManager
-    from src.errors import CheckpointError
-    manager = CheckpointManager(os.path.join(run_dir, 'checkpoints'))
-    best = os.path.join(manager.directory, 'best.ckpt')
-    if prefer == 'best' and os.path.exists(best):
-        return best
-    latest = manager.latest()
-    if latest is None:
-        raise CheckpointError(f"no checkpoint in {manager.directory}: train first or pass --checkpoint")
-    return latest[0]
-
-
-def load_network(cfg, checkpoint):
-    """The recipe's network with ``checkpoint`` loaded (a training checkpoint or a bare network)."""
-    from src.checkpoint import load_params_into, read_params
-    from src.engine.recipe import network_params
-    from src.recipes import get_recipe
-    recipe = get_recipe(cfg.model.name)
-    network = recipe.build_network(cfg)
-    load_params_into(network, network_params(read_params(checkpoint)), checkpoint)
-    network.set_train(False)
-    return recipe, network
-
-
-def main():
+def main(argv=None):
     p = config_parser(__doc__.splitlines()[0])
     p.add_argument('--checkpoint', help='checkpoint to evaluate (default: best of the run directory)')
     p.add_argument('--out', help='output directory (default <run_dir>/eval/<checkpoint name>)')
-    args = p.parse_args()
+    args = p.parse_args(argv)
     cfg = load_run_config(args)
     set_up(cfg)
+    from src.engine.trained_network import find_checkpoint, load_network
     from src.recipes import get_recipe
     checkpoint = args.checkpoint or find_checkpoint(cfg.run_dir, get_recipe(cfg.model.name).default_checkpoint)
     recipe, network = load_network(cfg, checkpoint)

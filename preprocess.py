@@ -10,7 +10,9 @@
         are converted to 16 kHz wav with ffmpeg; trial lists are checked and copied beside them
     python preprocess.py infer_inputs --config configs/ecapa_tdnn/demo.yaml --out runs/demo/infer
         the evaluation inputs as .bin files for an offline runtime (ascend310_infer, or
-        `infer.py bins` on any machine); postprocess.py scores what it writes
+        `infer.py bins` on any machine): <out>/feats/<n>.bin, or <out>/feats/<input name>/<n>.bin
+        for a model with several inputs (src/inference/bins.py); postprocess.py scores what the
+        runtime writes
 """
 import argparse
 import os
@@ -73,7 +75,7 @@ def infer_inputs(args):
     return count
 
 
-def main():
+def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
     sub = p.add_subparsers(dest='command', required=True)
@@ -97,7 +99,7 @@ def main():
     i.add_argument('--out', required=True)
     i.add_argument('--fold', type=int, help='the held-out fold to write (models with folds, e.g. ESC-50)')
     i.add_argument('overrides', nargs='*', metavar='key=value')
-    args = p.parse_args()
+    args = p.parse_args(argv)
     return {'demo': demo, 'voxceleb': voxceleb, 'infer_inputs': infer_inputs}[args.command](args)
 
 
