@@ -1,10 +1,9 @@
 """Evaluate a checkpoint: ``python eval.py --config configs/ecapa_tdnn/demo.yaml [--checkpoint X.ckpt]``.
 
-Without ``--checkpoint`` the run directory's best checkpoint is used (else its latest); models
-evaluated on a held-out cross-validation fold use the latest (their best one is picked on that
-fold). Prints the
-model's metrics (speaker verification: ``EER = x.xx%`` and minDCF) and writes them, with score
-files and plots, to ``<run_dir>/eval/<checkpoint name>/``.
+Without ``--checkpoint`` the run directory's best checkpoint on validation is used, or its final
+one when the run had no validation split (the test set never selects a model); the first line
+says which. Prints the model's metrics on the test set (speaker verification: ``EER = x.xx%``
+and minDCF) and writes them, with score files and plots, to ``<run_dir>/eval/<checkpoint name>/``.
 """
 import json
 import os
@@ -12,41 +11,17 @@ import os
 from src.cli import config_parser, load_run_config, run_main, set_up
 
 
-def find_checkpoint(run_dir, prefer='best'):
-    """best.ckpt of a run directory (``prefer='best'``), else its latest checkpoint."""
-    from src.checkpoint import CheckpointManager
-    from src.errors import CheckpointError
-    manager = CheckpointManager(os.path.join(run_dir, 'checkpoints'))
-    best = os.path.join(manager.directory, 'best.ckpt')
-    if prefer == 'best' and os.path.exists(best):
-        return best
-    latest = manager.latest()
-    if latest is None:
-        raise CheckpointError(f"no checkpoint in {manager.directory}: train first or pass --checkpoint")
-    return latest[0]
-
-
-def load_network(cfg, checkpoint):
-    """The recipe's network with ``checkpoint`` loaded (a training checkpoint or a bare network)."""
-    from src.checkpoint import load_params_into, read_params
-    from src.engine.recipe import network_params
-    from src.recipes import get_recipe
-    recipe = get_recipe(cfg.model.name)
-    network = recipe.build_network(cfg)
-    load_params_into(network, network_params(read_params(checkpoint)), checkpoint)
-    network.set_train(False)
-    return recipe, network
-
-
-def main():
+def main(argv=None):
     p = config_parser(__doc__.splitlines()[0])
     p.add_argument('--checkpoint', help='checkpoint to evaluate (default: best of the run directory)')
     p.add_argument('--out', help='output directory (default <run_dir>/eval/<checkpoint name>)')
-    args = p.parse_args()
+    args = p.parse_args(argv)
     cfg = load_run_config(args)
     set_up(cfg)
-    from src.recipes import get_recipe
+    from src.engine.trained_network import describe_checkpoint, find_checkpoint, load_network
     checkpoint = args.checkpoint or find_checkpoint(cfg.run_dir)
+    role = describe_checkpoint(checkpoint)
+    print(f"checkpoint: {role}: {checkpoint}")
     recipe, network = load_network(cfg, checkpoint)
     from src.checkpoint import file_digest
     name = os.path.splitext(os.path.basename(checkpoint))[0]
@@ -54,7 +29,7 @@ def main():
     metrics = recipe.evaluate(network, cfg, out_dir, cache_key=file_digest(checkpoint))
     print(recipe.format_metrics(metrics))
     print(f"metrics, scores and plots: {out_dir}")
-    print(json.dumps({'checkpoint': checkpoint, **metrics}))
+    print(json.dumps({'checkpoint': checkpoint, 'checkpoint_role': role, **metrics}))
     return metrics
 
 

@@ -12,11 +12,11 @@ import json
 from src.cli import config_parser, load_run_config, run_main
 
 
-def main():
+def main(argv=None):
     p = config_parser(__doc__.splitlines()[0])
     p.add_argument('--input_dir', required=True, help='folder written by preprocess.py infer_inputs')
     p.add_argument('--result_dir', required=True, help='folder of the runtime\'s <n>_0.bin outputs')
-    args = p.parse_args()
+    args = p.parse_args(argv)
     cfg = load_run_config(args)
     from src.recipes import get_recipe
     recipe = get_recipe(cfg.model.name)

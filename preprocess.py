@@ -16,7 +16,9 @@
         (clips.csv; the missing ones in missing.txt)
     python preprocess.py infer_inputs --config configs/ecapa_tdnn/demo.yaml --out runs/demo/infer
         the evaluation inputs as .bin files for an offline runtime (ascend310_infer, or
-        `infer.py bins` on any machine); postprocess.py scores what it writes
+        `infer.py bins` on any machine): <out>/feats/<n>.bin, or <out>/feats/<input name>/<n>.bin
+        for a model with several inputs (src/inference/bins.py); postprocess.py scores what the
+        runtime writes
 """
 import argparse
 import inspect

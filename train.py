@@ -10,14 +10,14 @@ import os
 from src.cli import config_parser, load_run_config, run_main, set_up
 
 
-def main():
+def main(argv=None):
     p = config_parser(__doc__.splitlines()[0])
     p.add_argument('--amp_level', choices=('O0', 'O1', 'O2', 'O3'), help='train.amp_level')
     p.add_argument('--seed', type=int, help='train.seed')
     p.add_argument('--resume', action='store_true', help='continue from the run directory\'s latest checkpoint')
     p.add_argument('--folds', help="cross-validation: 'all' or a list such as 1,2,3; each fold "
                    "trains in <run_dir>/fold<k>, the mean goes to <run_dir>/crossval.json")
-    args = p.parse_args()
+    args = p.parse_args(argv)
     from src.errors import UserError
     if args.folds and args.fold is not None:
         raise UserError("pass --fold k (one fold) or --folds (several), not both")

@@ -6,15 +6,17 @@
 #   e.g. bash scripts/run_infer_310.sh runs/voxceleb/export/ecapa_tdnn.mindir runs/voxceleb/infer 0 \
 #            configs/ecapa_tdnn/voxceleb.yaml data.eval_audio_root=/data/VoxCeleb1/wav
 #
-# `python infer.py bins` does what the app does on any machine (CPU), for comparison.
+# `python infer.py bins` does what the app does on any machine (CPU), for comparison. The layout
+# of DATA/feats (one folder per input for a model with several) is src/inference/bins.py's.
 set -euo pipefail
 
 usage() {
     cat >&2 <<'EOF'
 usage: bash scripts/run_infer_310.sh MINDIR DATA DEVICE_ID CONFIG [key=value ...]
   MINDIR     the model exported by export.py; its JSON sidecar (MINDIR without the extension,
-             plus .json) must be beside it: the app's input shape is read from it
-  DATA       the folder of inference inputs, DATA/feats/<n>.bin plus their index, as written by
+             plus .json) must be beside it: the app's input shapes, names and types are read from it
+  DATA       the folder of inference inputs, DATA/feats/<n>.bin (a model with several inputs:
+             DATA/feats/<input name>/<n>.bin) plus their index, as written by
              `python preprocess.py infer_inputs --config CONFIG --out DATA`. If DATA does not exist
              or is an empty folder, this script writes it first from CONFIG's evaluation data;
              an existing DATA is used as it is (delete it to write it again).
@@ -24,7 +26,7 @@ usage: bash scripts/run_infer_310.sh MINDIR DATA DEVICE_ID CONFIG [key=value ...
              postprocess.py alike
 environment: PYTHON (default python); INFER_APP (default ascend310_infer/out/main, built with
   ascend310_infer/build.sh when missing); PRECISION_MODE (the app's --precision_mode);
-  OUT_DIR (default runs/infer_310/<MINDIR name>_<date>_<time>): result/ (<n>_0.bin),
+  OUT_DIR (default runs/infer_310/<MINDIR name>_<date>_<time>): result/ (<n>_<k>.bin, every output k),
   preprocess_result.log, infer.log, acc.log
 EOF
     exit 1
@@ -51,7 +53,7 @@ sidecar=${mindir%.*}.json
 if [ -e "$data" ] && [ ! -d "$data" ]; then
     bad_argument "DATA is not a folder: $data"
 fi
-if compgen -G "$data/feats/*.bin" >/dev/null; then
+if compgen -G "$data/feats/*.bin" >/dev/null || compgen -G "$data/feats/*/*.bin" >/dev/null; then
     need_inputs=0
 elif [ ! -d "$data" ] || [ -z "$(ls -A "$data")" ]; then
     need_inputs=1
@@ -70,13 +72,20 @@ mkdir -p "$out"
 out=$(cd "$out" && pwd)
 echo "MindIR $mindir, inputs $data, device $device_id, config $config; results and logs: $out"
 
-# [null, null, 80] -> 1,-1,80: one file is one example (batch 1), the other unknown dim
-# (frames, samples) follows from each file's size
-dims=$("$py" -c '
+# the sidecar's inputs -> the app's flags: shapes [null, null, 80] -> 1,-1,80 (one file is one
+# example, batch 1; the other unknown dim, frames or samples, follows from each file's size), ';'
+# between inputs; the input folders' names when there are several; their types unless all float32
+sidecar_flags=$("$py" -c '
 import json, sys
-shape = json.load(open(sys.argv[1])).get("input_shape") or []
-print(",".join("1" if d is None and i == 0 else "-1" if d is None else str(int(d)) for i, d in enumerate(shape)))
-' "$sidecar") || { echo "error: cannot read input_shape from $sidecar" >&2; exit 1; }
+inputs = json.load(open(sys.argv[1]))["inputs"]
+print(";".join(",".join("1" if d is None and i == 0 else "-1" if d is None else str(int(d))
+                        for i, d in enumerate(x["shape"])) for x in inputs))
+print(",".join(x["name"] for x in inputs) if len(inputs) > 1 else "")
+types = [x["dtype"] for x in inputs]
+print(",".join(types) if set(types) != {"float32"} else "")
+' "$sidecar") || { echo "error: cannot read the inputs from $sidecar: re-export the model with export.py" >&2; exit 1; }
+mapfile -t flags <<<"$sidecar_flags"          # $(...) dropped the empty trailing lines
+dims=${flags[0]:-} input_names=${flags[1]:-} input_types=${flags[2]:-}
 
 app=${app:-$root/ascend310_infer/out/main}
 if [ ! -x "$app" ]; then
@@ -107,7 +116,7 @@ if [ "$need_inputs" = 1 ]; then
         exit 1
     fi
 else
-    echo "using the inputs already in $data ($(find "$data/feats" -maxdepth 1 -name '*.bin' | wc -l) files)" \
+    echo "using the inputs already in $data ($(find "$data/feats" -maxdepth 2 -name '*.bin' | wc -l) files)" \
         | tee "$out/preprocess_result.log"
 fi
 
@@ -115,6 +124,12 @@ echo "== inference: $app (input dims ${dims:-from the model})"
 args=(--mindir_path="$mindir" --input_path="$data/feats" --output_path="$out/result" --device_id="$device_id")
 if [ -n "$dims" ]; then
     args+=(--input_dims="$dims")
+fi
+if [ -n "$input_names" ]; then
+    args+=(--input_names="$input_names")
+fi
+if [ -n "$input_types" ]; then
+    args+=(--input_types="$input_types")
 fi
 if [ -n "${PRECISION_MODE:-}" ]; then
     args+=(--precision_mode="$PRECISION_MODE")

@@ -68,10 +68,11 @@ def set_up(cfg, mode=None):
     return init_distributed(r.device_target)
 
 
-def run_main(main):
-    """Run ``main()``; a UserError is printed as one line (exit status 2), not as a traceback."""
+def run_main(main, argv=None):
+    """Run ``main(argv)`` (None: the command line); a UserError is printed as one line (exit
+    status 2), not as a traceback."""
     try:
-        return main()
+        return main(argv)
     except UserError as err:
         print(f"error: {err}", file=sys.stderr)
         sys.exit(2)

@@ -23,3 +23,13 @@ def mode(request):
     ms.set_context(mode=MODES[request.param])
     yield request.param
     ms.set_context(mode=MODES['pynative'])
+
+
+@pytest.fixture(scope='session')
+def stub_app(tmp_path_factory):
+    """ascend310_infer built once against the stub MindSpore API (tests/ascend310/stub_app.py)."""
+    import shutil
+    from tests.ascend310.stub_app import build_stub_app
+    if not shutil.which('g++'):
+        pytest.skip('g++ not available')
+    return build_stub_app(tmp_path_factory.mktemp('stub_build'))

@@ -5,7 +5,8 @@ The scripts run with a fake ``python`` and ``msrun`` first on PATH (tests/ascend
 records every call: arguments, working directory, launcher variables), so what is checked is
 what each script starts, with which environment, and what it refuses. The C++ app is built with
 its own build.sh / CMakeLists.txt against tests/ascend310/stub_api, a header-only stand-in for
-the MindSpore C++ API surface it uses with a fake model, and then run on real files.
+the MindSpore C++ API surface it uses with a fake model (tests/ascend310/stub_app.py, the
+session's ``stub_app`` fixture), and then run on real files.
 """
 import json
 import os
@@ -17,6 +18,8 @@ import sys
 
 import numpy as np
 import pytest
+
+from tests.ascend310.stub_app import run_app
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 HELPERS = os.path.join(ROOT, 'tests', 'ascend310')
@@ -80,6 +83,15 @@ def fakes(tmp_path):
     return Fakes(tmp_path)
 
 
+def sidecar(*inputs):
+    """An export.py sidecar's JSON text for inputs (name, dtype, shape)."""
+    return json.dumps({'model': 'stub', 'task': 'test', 'outputs': [{'name': 'y', 'dtype': 'float32', 'shape': [1]}],
+                       'inputs': [{'name': n, 'dtype': t, 'shape': shape} for n, t, shape in inputs]})
+
+
+FEATS = ('feats', 'float32', [None, None, 4])
+
+
 def rank_table(path, servers):
     """An HCCL rank table (version 1.0) of {server_id: [(device_id, rank_id), ...]}."""
     table = {'version': '1.0', 'server_count': str(len(servers)), 'status': 'completed',
@@ -102,7 +114,7 @@ def test_scripts_parse(script):
 def bad_argument_cases(tmp):
     mindir = tmp / 'model.mindir'
     mindir.write_text('input_shape -1 -1 4\n')
-    (tmp / 'model.json').write_text(json.dumps({'input_shape': [None, None, 4]}))
+    (tmp / 'model.json').write_text(sidecar(FEATS))
     lonely = tmp / 'lonely.mindir'
     lonely.write_text('')
     busy = tmp / 'busy'
@@ -374,34 +386,6 @@ def test_demo_of_an_unknown_model_lists_the_demos(fakes):
 
 # --------------------------------------------------------------------- the inference app (C++)
 
-@pytest.fixture(scope='module')
-def stub_app(tmp_path_factory):
-    """ascend310_infer built against the stub API: with build.sh and CMake when cmake is here."""
-    if not shutil.which('g++'):
-        pytest.skip('g++ not available')
-    tmp = tmp_path_factory.mktemp('stub_build')
-    out = tmp / 'out'
-    if shutil.which('cmake'):
-        mindspore = tmp / 'mindspore'
-        shutil.copytree(os.path.join(HELPERS, 'stub_api', 'include'), mindspore / 'include')
-        (mindspore / 'lib').mkdir()
-        (tmp / 'empty.cc').write_text('')
-        subprocess.run(['g++', '-shared', '-fPIC', '-o', str(mindspore / 'lib' / 'libmindspore.so'),
-                        str(tmp / 'empty.cc')], check=True)
-        env = dict(os.environ, MINDSPORE_PATH=str(mindspore), BUILD_DIR=str(tmp / 'build'), APP_OUTPUT_DIR=str(out))
-        command = ['bash', os.path.join(ROOT, 'ascend310_infer', 'build.sh')]
-    else:
-        out.mkdir()
-        env = dict(os.environ)
-        command = ['g++', '-std=c++17', '-I', os.path.join(HELPERS, 'stub_api'), '-I',
-                   os.path.join(ROOT, 'ascend310_infer'), os.path.join(ROOT, 'ascend310_infer', 'src', 'main.cc'),
-                   os.path.join(ROOT, 'ascend310_infer', 'src', 'utils.cc'), '-o', str(out / 'main')]
-    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    assert 'warning:' not in done.stderr, done.stderr      # the compiler's -Wall -Wextra are clean
-    return str(out / 'main')
-
-
 def write_inputs(folder, frames, columns=4, seed=0):
     """float32 (1, t, columns) files <n>.bin; returns {stem: array}."""
     rng = np.random.default_rng(seed)
@@ -411,10 +395,6 @@ def write_inputs(folder, frames, columns=4, seed=0):
         arrays[str(n)] = rng.standard_normal((1, t, columns)).astype(np.float32)
         arrays[str(n)].tofile(folder / f'{n}.bin')
     return arrays
-
-
-def run_app(app, *args):
-    return subprocess.run([app, *map(str, args)], capture_output=True, text=True, timeout=60)
 
 
 def test_app_runs_every_file_and_resizes_once_per_shape(stub_app, tmp_path):
@@ -492,7 +472,10 @@ def test_app_errors(stub_app, tmp_path):
         ([f'--mindir_path={static}', f'--input_path={tmp_path}/in4', common[2], '--input_dims=1,4,4'],
          "--input_dims 1,4,4 does not fit the model's input shape 1,3,4"),
         ([f'--mindir_path={two_inputs}'] + common[1:], 'the model has 2 inputs'),
-        ([f'--mindir_path={int_input}'] + common[1:], 'not float32'),
+        ([f'--mindir_path={int_input}'] + common[1:] + ['--input_dims=1,-1,4'], 'is int32, not float32'),
+        ([f'--mindir_path={int_input}'] + common[1:] + ['--input_types=int8'], 'is int32, not int8'),
+        (common + ['--input_types=float31'], "unknown element type 'float31'"),
+        (common + ['--input_dims=1,-1,4;1,-1'], 'name their 2 input folders with --input_names'),
         ([f'--mindir_path={static}'] + common[1:], f'{tmp_path}/in/1.bin: 64 bytes, but the static input shape'),
         ([f'--mindir_path={tmp_path}/in/0.bin'] + common[1:], 'cannot load'),
     ]:
@@ -509,7 +492,7 @@ def test_infer_310_pipeline(fakes, tmp_path, request, app):
     mindir = tmp_path / 'export' / 'ecapa_tdnn.mindir'
     mindir.parent.mkdir()
     mindir.write_text('input_shape -1 -1 4\n')      # what the stub API reads; opaque to the script
-    (tmp_path / 'export' / 'ecapa_tdnn.json').write_text(json.dumps({'input_shape': [None, None, 4]}))
+    (tmp_path / 'export' / 'ecapa_tdnn.json').write_text(sidecar(FEATS))
     data, out = tmp_path / 'infer', tmp_path / 'out'
     done = fakes.run('run_infer_310.sh', mindir, data, '6', CONFIG, 'data.trials=t.txt',
                      INFER_APP=app_path, OUT_DIR=str(out), PRECISION_MODE='preferred_fp32')
@@ -545,7 +528,7 @@ def test_infer_310_pipeline(fakes, tmp_path, request, app):
 def test_infer_310_stops_at_a_failing_step(fakes, tmp_path):
     mindir = tmp_path / 'm.mindir'
     mindir.write_text('')
-    (tmp_path / 'm.json').write_text(json.dumps({'input_shape': [None, None, 4]}))
+    (tmp_path / 'm.json').write_text(sidecar(FEATS))
     failing_app = write_executable(tmp_path / 'failing_app', '#!/bin/sh\necho "error: device 0 is busy" >&2\nexit 1\n')
     done = fakes.run('run_infer_310.sh', mindir, tmp_path / 'infer', '0', CONFIG, INFER_APP=failing_app,
                      OUT_DIR=str(tmp_path / 'out'))
@@ -556,9 +539,37 @@ def test_infer_310_stops_at_a_failing_step(fakes, tmp_path):
     done = fakes.run('run_infer_310.sh', mindir, tmp_path / 'infer2', '0', CONFIG, INFER_APP=str(tmp_path / 'nope'),
                      OUT_DIR=str(tmp_path / 'out2'))
     assert done.returncode == 1 and 'is not an executable file' in done.stderr
-    (tmp_path / 'm.json').write_text('{"input_shape": [null, nu')
-    done = fakes.run('run_infer_310.sh', mindir, tmp_path / 'infer3', '0', CONFIG, INFER_APP=failing_app,
-                     OUT_DIR=str(tmp_path / 'out3'))
-    assert done.returncode == 1 and 'cannot read input_shape from' in done.stderr
+    for number, text in enumerate(['{"inputs": [{"name": "feats", "shape": [null, nu',
+                                   json.dumps({'input_shape': [None, None, 4]})]):     # an older export's
+        (tmp_path / 'm.json').write_text(text)
+        done = fakes.run('run_infer_310.sh', mindir, tmp_path / f'infer3{number}', '0', CONFIG,
+                         INFER_APP=failing_app, OUT_DIR=str(tmp_path / f'out3{number}'))
+        assert done.returncode == 1 and 'cannot read the inputs from' in done.stderr and 're-export' in done.stderr
     assert len(fakes.calls()) == 1
 
+
+
+def test_infer_310_feeds_every_input_the_sidecar_names(fakes, tmp_path, stub_app):
+    from src.inference.bins import write_item
+    mindir = tmp_path / 'toy.mindir'
+    mindir.write_text('input_shape -1 -1\ninput_shape -1 -1\ninput_type 43 34\n')
+    (tmp_path / 'toy.json').write_text(sidecar(('waveform', 'float32', [None, None]),
+                                               ('padding_mask', 'int32', [None, None])))
+    data, rng, masked = tmp_path / 'infer', np.random.default_rng(0), []
+    for n, (length, padding) in enumerate([(6, 2), (9, 0), (6, 1)]):
+        waveform = rng.standard_normal((1, length)).astype(np.float32)
+        mask = (np.arange(length) >= length - padding).astype(np.int32)[None]
+        write_item(str(data / 'feats'), n, {'waveform': waveform, 'padding_mask': mask})
+        masked.append(waveform * (1 - mask))
+    (data / 'utterances.tsv').write_text(''.join(f'{n}\tu{n}.wav\t0\n' for n in range(3)))
+    done = fakes.run('run_infer_310.sh', mindir, data, '1', CONFIG, INFER_APP=stub_app, OUT_DIR=str(tmp_path / 'out'))
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    log = (tmp_path / 'out' / 'infer.log').read_text()
+    assert '[stub] build device=1 precision= shape=1,6;1,6' in log
+    assert 'input waveform 1,-1 float32; padding_mask 1,-1 int32; 3 files, 2 distinct shapes' in log
+    assert 'using the inputs already in' in (tmp_path / 'out' / 'preprocess_result.log').read_text()
+    assert [c['argv'][0] for c in fakes.calls()] == ['postprocess.py']
+    metrics = json.loads((tmp_path / 'out' / 'acc.log').read_text().strip().splitlines()[-1])
+    assert metrics['outputs'] == 3 and metrics['sum'] == pytest.approx(float(sum(m.sum() for m in masked)), rel=1e-6)
+    lengths = [np.fromfile(tmp_path / 'out' / 'result' / f'{n}_1.bin', np.int32).tolist() for n in range(3)]
+    assert lengths == [[4], [9], [5]]

@@ -78,7 +78,8 @@ def test_train_resume_eval_export_infer(demo, tmp_path):
         '--file_name', str(tmp_path / 'ascend' / 'ecapa'))
     with open(tmp_path / 'ascend' / 'ecapa.json') as f:
         ascend = json.load(f)
-    assert ascend['conv_impl'] == 'native' and ascend['input_shape'] == [1, 150, 80]
+    assert ascend['conv_impl'] == 'native' and ascend['inputs'][0]['shape'] == [1, 150, 80]
+    assert ascend['task'] == 'speaker_verification' and ascend['outputs'][0]['shape'] == [1, 1, 16]
 
     run('export.py', *common)
     mindir = os.path.join(run_dir, 'export', 'ecapa_tdnn.mindir')

@@ -2,14 +2,17 @@
  * Offline inference of any model of the zoo on Ascend (310 and others) with the MindSpore C++ API.
  *
  *   main --mindir_path=M.mindir --input_path=IN --output_path=OUT [--device_id=0]
- *        [--input_dims=1,-1,80] [--precision_mode=MODE]
+ *        [--input_dims=1,-1,80] [--input_names=a,b] [--input_types=float32,int32]
+ *        [--precision_mode=MODE]
  *
- * Every <n>.bin of IN (float32, C order; what `preprocess.py infer_inputs` writes) runs through
- * the model, and output k is written to OUT/<n>_<k>.bin, which `postprocess.py` scores. Nothing
- * here knows a model: the input shape comes from --input_dims (run_infer_310.sh reads it from the
- * MindIR's JSON sidecar) or from the model, and one unknown dim (frames, samples) follows from
- * each file's size. Files run grouped by shape, and the model is resized only when the shape
- * changes (on Ascend 310 a resize recompiles the graph, so it is the costly step).
+ * Every item of IN runs through the model, and every output k is written to OUT/<n>_<k>.bin,
+ * which `postprocess.py` scores. An item is IN/<n>.bin for a model with one input; a model with
+ * several inputs reads IN/<name>/<n>.bin for each input name (what `preprocess.py infer_inputs`
+ * writes; the names are the sidecar's). Nothing here knows a model: the input shapes, folder
+ * names and element types come from the flags (run_infer_310.sh reads them from the MindIR's JSON
+ * sidecar) or from the model, and one unknown dim per input (frames, samples) follows from each
+ * file's size. Items run grouped by shape, and the model is resized only when the shapes change
+ * (on Ascend 310 a resize recompiles the graph, so it is the costly step).
  */
 #include <algorithm>
 #include <chrono>
@@ -31,8 +34,8 @@ namespace ms = mindspore;
 
 namespace {
 
-constexpr size_t kFloat32Bytes = 4;
 using Clock = std::chrono::steady_clock;
+using Shapes = std::vector<std::vector<int64_t>>;
 
 double MillisecondsSince(Clock::time_point start) {
   return std::chrono::duration<double, std::milli>(Clock::now() - start).count();
@@ -43,22 +46,25 @@ int Fail(const std::string &message) {
   return 1;
 }
 
-/// One file to run and the input shape it needs.
+/// One item to run and the shape of each of its inputs.
 struct Job {
-  infer::InputFile file;
-  std::vector<int64_t> dims;
+  infer::Item item;
+  Shapes dims;
 };
 
-/// The shape of every file under ``pattern``, grouped by shape (file order kept within a group).
-bool PlanJobs(const std::vector<infer::InputFile> &files, const std::vector<int64_t> &pattern,
-              std::vector<Job> *jobs, std::string *error) {
+/// The shapes of every item under ``patterns`` (one per input), grouped by shape (item order
+/// kept within a group).
+bool PlanJobs(const std::vector<infer::Item> &items, const Shapes &patterns,
+              const std::vector<infer::ElementType> &types, std::vector<Job> *jobs, std::string *error) {
   jobs->clear();
-  for (const auto &file : files) {
-    Job job{file, {}};
-    std::string why;
-    if (!infer::ResolveDims(pattern, file.bytes, kFloat32Bytes, &job.dims, &why)) {
-      *error = file.path + ": " + why;
-      return false;
+  for (const auto &item : items) {
+    Job job{item, Shapes(patterns.size())};
+    for (size_t j = 0; j < patterns.size(); ++j) {
+      std::string why;
+      if (!infer::ResolveDims(patterns[j], item.files[j].bytes, types[j].bytes, &job.dims[j], &why)) {
+        *error = item.files[j].path + ": " + why;
+        return false;
+      }
     }
     jobs->push_back(job);
   }
@@ -87,8 +93,24 @@ bool Compatible(const std::vector<int64_t> &pattern, const std::vector<int64_t> 
   return true;
 }
 
-std::map<int, std::vector<int>> FirstInputShape(const std::vector<int64_t> &dims) {
-  return {{0, std::vector<int>(dims.begin(), dims.end())}};
+/// The shapes to build a dynamic model for: the first job's, for every input with a -1.
+std::map<int, std::vector<int>> InputShapeMap(const Shapes &patterns, const Shapes &dims) {
+  std::map<int, std::vector<int>> map;
+  for (size_t j = 0; j < patterns.size(); ++j) {
+    if (std::count(patterns[j].begin(), patterns[j].end(), -1) > 0) {
+      map[static_cast<int>(j)] = std::vector<int>(dims[j].begin(), dims[j].end());
+    }
+  }
+  return map;
+}
+
+std::string Describe(const std::vector<std::string> &names, const Shapes &patterns,
+                     const std::vector<infer::ElementType> &types) {
+  std::string text;
+  for (size_t j = 0; j < patterns.size(); ++j) {
+    text += (j ? "; " : "") + names[j] + " " + infer::FormatDims(patterns[j]) + " " + types[j].name;
+  }
+  return text;
 }
 
 }  // namespace
@@ -111,26 +133,53 @@ int main(int argc, char **argv) {
     return Fail("input folder not found: " + options.input_path + " (python preprocess.py infer_inputs writes it)");
   }
   std::string error;
-  std::vector<infer::InputFile> files;
-  if (!infer::ListInputFiles(options.input_path, &files, &error)) {
-    return Fail(error);
-  }
-  if (files.empty()) {
-    return Fail("no .bin files in " + options.input_path + " (python preprocess.py infer_inputs writes them)");
+  std::vector<std::string> names = infer::SplitList(options.input_names, ',');
+  std::vector<infer::ElementType> types;
+  for (const auto &name : infer::SplitList(options.input_types, ',')) {
+    infer::ElementType type;
+    if (!infer::TypeFromName(name, &type, &error)) {
+      return Fail("--input_types: " + error);
+    }
+    types.push_back(type);
   }
   if (!infer::MakeDirectories(options.output_path, &error)) {
     return Fail(error);
   }
 
-  // With the dims known before building, the model is built for the first file's shape: a
-  // dynamic-shape MindIR cannot be compiled for Ascend 310 without a concrete shape.
-  std::vector<int64_t> pattern;
+  // With the dims known before building, the model is built for the first item's shapes: a
+  // dynamic-shape MindIR cannot be compiled for Ascend 310 without concrete shapes.
+  Shapes patterns;
+  std::vector<infer::Item> items;
   std::vector<Job> jobs;
+  auto list_items = [&](std::string *why) {
+    if (!infer::ListItems(options.input_path, names, &items, why)) {
+      return false;
+    }
+    if (items.empty()) {
+      *why = "no .bin files in " + (names.size() > 1 ? infer::JoinPath(options.input_path, names[0])
+                                                      : options.input_path) +
+             " (python preprocess.py infer_inputs writes them)";
+      return false;
+    }
+    return true;
+  };
   if (!options.input_dims.empty()) {
-    if (!infer::ParseDims(options.input_dims, &pattern, &error)) {
+    if (!infer::ParseDimsList(options.input_dims, &patterns, &error)) {
       return Fail("--input_dims: " + error);
     }
-    if (!PlanJobs(files, pattern, &jobs, &error)) {
+    const size_t count = patterns.size();
+    if (count > 1 && names.size() != count) {
+      return Fail("--input_dims gives " + std::to_string(count) + " input shapes: name their " +
+                  std::to_string(count) + " input folders with --input_names");
+    }
+    if (types.empty()) {
+      types.assign(count, infer::ElementType{"float32", 43, 4});
+    }
+    if (types.size() != count) {
+      return Fail("--input_types gives " + std::to_string(types.size()) + " types for " + std::to_string(count) +
+                  " inputs");
+    }
+    if (!list_items(&error) || !PlanJobs(items, patterns, types, &jobs, &error)) {
       return Fail(error);
     }
   }
@@ -141,8 +190,11 @@ int main(int argc, char **argv) {
   if (!options.precision_mode.empty()) {
     ascend->SetPrecisionMode(options.precision_mode);
   }
-  if (!jobs.empty() && std::count(pattern.begin(), pattern.end(), -1) > 0) {
-    ascend->SetInputShapeMap(FirstInputShape(jobs.front().dims));
+  if (!jobs.empty()) {
+    const auto map = InputShapeMap(patterns, jobs.front().dims);
+    if (!map.empty()) {
+      ascend->SetInputShapeMap(map);
+    }
   }
   context->MutableDeviceInfo().push_back(ascend);
 
@@ -160,85 +212,113 @@ int main(int argc, char **argv) {
   }
   const double build_ms = MillisecondsSince(load_start);
 
-  std::vector<ms::MSTensor> inputs = model.GetInputs();
-  if (inputs.size() != 1) {
-    return Fail("the model has " + std::to_string(inputs.size()) +
-                " inputs; this app feeds one tensor per example (<n>.bin)");
+  const std::vector<ms::MSTensor> inputs = model.GetInputs();
+  const size_t count = inputs.size();
+  if (!patterns.empty() && patterns.size() != count) {
+    return Fail("the model has " + std::to_string(count) + " inputs, --input_dims gives " +
+                std::to_string(patterns.size()) + " shapes");
   }
-  if (inputs[0].DataType() != ms::DataType::kNumberTypeFloat32) {
-    return Fail("the model's input is of type " + std::to_string(static_cast<int>(inputs[0].DataType())) +
-                ", not float32: export it with a float32 input");
+  if (names.empty() && count > 1) {
+    for (const auto &input : inputs) names.push_back(input.Name());
   }
-  const std::vector<int64_t> model_shape = inputs[0].Shape();
-  if (pattern.empty()) {
-    pattern = infer::BatchOfOne(model_shape);
-    if (!PlanJobs(files, pattern, &jobs, &error)) {
-      return Fail(error + " (the model's input shape is " + infer::FormatDims(model_shape) +
+  if (!names.empty() && names.size() != count) {
+    return Fail("the model has " + std::to_string(count) + " inputs, --input_names gives " +
+                std::to_string(names.size()) + " names");
+  }
+  for (size_t j = 0; j < count; ++j) {
+    infer::ElementType type;
+    const int code = static_cast<int>(inputs[j].DataType());
+    const std::string which = "input " + std::to_string(j) + " (" + inputs[j].Name() + ") of the model";
+    if (!infer::TypeFromCode(code, &type)) {
+      return Fail(which + " is of type " + std::to_string(code) + ", which the app cannot read from files");
+    }
+    if (j < types.size() && types[j].code != code) {
+      return Fail(which + " is " + type.name + ", not " + types[j].name +
+                  (options.input_types.empty() ? " (float32 is assumed with --input_dims)" : "") +
+                  ": pass --input_types");
+    }
+    if (j >= types.size()) {
+      types.push_back(type);
+    }
+    if (!patterns.empty() && !Compatible(patterns[j], inputs[j].Shape())) {
+      return Fail("--input_dims " + infer::FormatDims(patterns[j]) + " does not fit the model's input shape " +
+                  infer::FormatDims(inputs[j].Shape()));
+    }
+  }
+  if (patterns.empty()) {
+    for (const auto &input : inputs) patterns.push_back(infer::BatchOfOne(input.Shape()));
+    if (!list_items(&error)) {
+      return Fail(error + (count > 1 ? " (the model has " + std::to_string(count) +
+                                           " inputs: one folder per input in " + options.input_path + ")"
+                                     : ""));
+    }
+    if (!PlanJobs(items, patterns, types, &jobs, &error)) {
+      std::string shapes;
+      for (const auto &input : inputs) shapes += (shapes.empty() ? "" : ";") + infer::FormatDims(input.Shape());
+      return Fail(error + " (the model's input shapes are " + shapes +
                   "; pass --input_dims to say how the files are laid out)");
     }
-  } else if (!Compatible(pattern, model_shape)) {
-    return Fail("--input_dims " + infer::FormatDims(pattern) + " does not fit the model's input shape " +
-                infer::FormatDims(model_shape));
+  }
+  if (names.empty()) {
+    names.push_back(inputs[0].Name());
   }
 
   std::cout << "model " << options.mindir_path << " on device " << options.device_id << ", built in " << std::fixed
-            << std::setprecision(2) << build_ms << " ms; input " << inputs[0].Name() << " "
-            << infer::FormatDims(pattern) << "; " << jobs.size() << " files, " << CountShapes(jobs)
-            << " distinct shapes" << std::endl;
+            << std::setprecision(2) << build_ms << " ms; input " << Describe(names, patterns, types) << "; "
+            << jobs.size() << " files, " << CountShapes(jobs) << " distinct shapes" << std::endl;
 
   double predict_ms = 0.0;
   double resize_ms = 0.0;
   size_t resizes = 0;
-  bool warned_type = false;
-  std::vector<char> data;
+  std::vector<std::vector<char>> data(count);
   for (size_t i = 0; i < jobs.size(); ++i) {
     const Job &job = jobs[i];
-    if (job.dims != model.GetInputs()[0].Shape()) {
+    std::vector<ms::MSTensor> current = model.GetInputs();
+    Shapes shapes;
+    for (const auto &input : current) shapes.push_back(input.Shape());
+    if (job.dims != shapes) {
       const auto resize_start = Clock::now();
-      status = model.Resize(model.GetInputs(), {job.dims});
+      status = model.Resize(current, job.dims);
       if (status != ms::kSuccess) {
-        return Fail("resizing the input to " + infer::FormatDims(job.dims) + " (for " + job.file.path +
+        return Fail("resizing the inputs to " + Describe(names, job.dims, types) + " (for " + job.item.files[0].path +
                     ") failed: " + status.ToString() + "; was the model exported with a dynamic shape?");
       }
       resize_ms += MillisecondsSince(resize_start);
       ++resizes;
     }
-    if (!infer::ReadBinaryFile(job.file.path, &data, &error)) {
-      return Fail(error);
-    }
     std::vector<ms::MSTensor> feed;
-    feed.emplace_back(model.GetInputs()[0].Name(), ms::DataType::kNumberTypeFloat32, job.dims, data.data(),
-                      data.size());
+    for (size_t j = 0; j < count; ++j) {
+      if (!infer::ReadBinaryFile(job.item.files[j].path, &data[j], &error)) {
+        return Fail(error);
+      }
+      feed.emplace_back(inputs[j].Name(), static_cast<ms::DataType>(types[j].code), job.dims[j], data[j].data(),
+                        data[j].size());
+    }
     std::vector<ms::MSTensor> outputs;
     const auto predict_start = Clock::now();
     status = model.Predict(feed, &outputs);
     const double file_ms = MillisecondsSince(predict_start);
     if (status != ms::kSuccess) {
-      return Fail("inference on " + job.file.path + " (shape " + infer::FormatDims(job.dims) +
+      return Fail("inference on " + job.item.files[0].path + " (shapes " + Describe(names, job.dims, types) +
                   ") failed: " + status.ToString());
     }
     if (outputs.empty()) {
-      return Fail("inference on " + job.file.path + " returned no outputs");
+      return Fail("inference on " + job.item.files[0].path + " returned no outputs");
     }
     predict_ms += file_ms;
     for (size_t k = 0; k < outputs.size(); ++k) {
-      if (outputs[k].DataType() != ms::DataType::kNumberTypeFloat32 && !warned_type) {
-        std::cerr << "warning: output " << k << " is of type " << static_cast<int>(outputs[k].DataType())
-                  << ", not float32; its bytes are written as they are" << std::endl;
-        warned_type = true;
-      }
       const std::shared_ptr<const void> host = outputs[k].Data();
       if (host == nullptr && outputs[k].DataSize() > 0) {
-        return Fail("output " + std::to_string(k) + " of " + job.file.path + " could not be copied to the host");
+        return Fail("output " + std::to_string(k) + " of " + job.item.stem + " could not be copied to the host");
       }
-      const std::string name = job.file.stem + "_" + std::to_string(k) + ".bin";
+      const std::string name = job.item.stem + "_" + std::to_string(k) + ".bin";
       const std::string out_path = infer::JoinPath(options.output_path, name);
       if (!infer::WriteBinaryFile(out_path, host.get(), outputs[k].DataSize(), &error)) {
         return Fail(error);
       }
     }
-    std::cout << "[" << (i + 1) << "/" << jobs.size() << "] " << job.file.stem << ".bin "
-              << infer::FormatDims(job.dims) << " -> " << outputs.size() << " output(s) in " << file_ms << " ms"
+    std::cout << "[" << (i + 1) << "/" << jobs.size() << "] " << job.item.stem << ".bin "
+              << infer::FormatDims(job.dims[0]) << " -> " << outputs.size() << " output(s) in " << file_ms << " ms"
               << std::endl;
   }
   std::cout << "inference: " << jobs.size() << " files in " << predict_ms << " ms (mean "

@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
@@ -38,18 +39,26 @@ std::string Usage(const std::string &program) {
   std::ostringstream out;
   out << "usage: " << program
       << " --mindir_path=M.mindir --input_path=DIR --output_path=DIR [--device_id=0]\n"
-         "       [--input_dims=1,-1,80] [--precision_mode=MODE]\n"
+         "       [--input_dims=1,-1,80] [--input_names=a,b] [--input_types=float32,int32]\n"
+         "       [--precision_mode=MODE]\n"
          "\n"
-         "Runs the MindIR on every <n>.bin of --input_path (float32, C order) and writes output k\n"
-         "of each to <output_path>/<n>_<k>.bin (the tensor's bytes as the model returns them).\n"
+         "Runs the MindIR on every item of --input_path and writes every output k of each to\n"
+         "<output_path>/<n>_<k>.bin (the tensor's bytes as the model returns them). An item is\n"
+         "<n>.bin for a model with one input; for several inputs --input_path holds one folder per\n"
+         "input, <name>/<n>.bin. Files are C order, in the input's element type.\n"
          "\n"
          "  --mindir_path     the exported model\n"
-         "  --input_path      folder of <n>.bin inputs (preprocess.py infer_inputs writes <out>/feats)\n"
+         "  --input_path      the inputs (preprocess.py infer_inputs writes <out>/feats)\n"
          "  --output_path     folder for the outputs (created if missing)\n"
          "  --device_id       Ascend device (default 0)\n"
-         "  --input_dims      the input shape; one -1 is solved from each file's size, so files of\n"
-         "                    different lengths run through one dynamic-shape model (default: the\n"
-         "                    model's own input shape, a leading unknown batch dim read as 1)\n"
+         "  --input_dims      the input shapes, ';' between inputs; one -1 per input is solved from\n"
+         "                    each file's size, so files of different lengths run through one\n"
+         "                    dynamic-shape model (default: the model's own input shapes, a leading\n"
+         "                    unknown batch dim read as 1)\n"
+         "  --input_names     the input folders, ',' between them (default: the model's input names)\n"
+         "  --input_types     the element types, ',' between them: float32 float16 float64 int8 int16\n"
+         "                    int32 int64 uint8 bool (default: the model's; float32 when --input_dims\n"
+         "                    is given, which is read before the model is built)\n"
          "  --precision_mode  Ascend precision mode, e.g. preferred_fp32, enforce_fp16 (MindSpore 2.x)\n"
          "                    or allow_fp32_to_fp16 (1.x); default: the runtime's\n"
          "\n"
@@ -87,6 +96,10 @@ std::string ParseOptions(int argc, const char *const *argv, Options *options) {
       options->output_path = value;
     } else if (key == "input_dims") {
       options->input_dims = value;
+    } else if (key == "input_names") {
+      options->input_names = value;
+    } else if (key == "input_types") {
+      options->input_types = value;
     } else if (key == "precision_mode") {
       options->precision_mode = value;
     } else if (key == "device_id") {
@@ -97,7 +110,8 @@ std::string ParseOptions(int argc, const char *const *argv, Options *options) {
       options->device_id = static_cast<uint32_t>(id);
     } else {
       return "unknown flag --" + key +
-             " (flags: --mindir_path --input_path --output_path --device_id --input_dims --precision_mode)";
+             " (flags: --mindir_path --input_path --output_path --device_id --input_dims --input_names"
+             " --input_types --precision_mode)";
     }
   }
   if (options->help) {
@@ -133,6 +147,72 @@ bool ParseDims(const std::string &text, std::vector<int64_t> *dims, std::string 
     return false;
   }
   return true;
+}
+
+bool ParseDimsList(const std::string &text, std::vector<std::vector<int64_t>> *dims, std::string *error) {
+  dims->clear();
+  if (!text.empty() && text.back() == ';') {
+    *error = "input dims '" + text + "': expected shapes separated by ';', e.g. 1,-1;1,-1";
+    return false;
+  }
+  for (const auto &item : SplitList(text, ';')) {
+    std::vector<int64_t> shape;
+    if (!ParseDims(item, &shape, error)) {
+      return false;
+    }
+    dims->push_back(shape);
+  }
+  if (dims->empty()) {
+    *error = "input dims '" + text + "': expected comma-separated sizes, e.g. 1,-1,80";
+    return false;
+  }
+  return true;
+}
+
+std::vector<std::string> SplitList(const std::string &text, char separator) {
+  std::vector<std::string> items;
+  if (text.empty()) {
+    return items;
+  }
+  std::stringstream stream(text);
+  std::string item;
+  while (std::getline(stream, item, separator)) {
+    items.push_back(item);
+  }
+  if (text.back() == separator) {
+    items.emplace_back();
+  }
+  return items;
+}
+
+namespace {
+
+// name, mindspore::DataType code, bytes: the types a file of raw values can hold
+const ElementType kTypes[] = {{"float32", 43, 4}, {"float16", 42, 2}, {"float64", 44, 8}, {"int8", 32, 1},
+                              {"int16", 33, 2},   {"int32", 34, 4},   {"int64", 35, 8},   {"uint8", 37, 1},
+                              {"bool", 30, 1}};
+
+}  // namespace
+
+bool TypeFromName(const std::string &name, ElementType *type, std::string *error) {
+  for (const auto &known : kTypes) {
+    if (known.name == name) {
+      *type = known;
+      return true;
+    }
+  }
+  *error = "unknown element type '" + name + "' (known: float32 float16 float64 int8 int16 int32 int64 uint8 bool)";
+  return false;
+}
+
+bool TypeFromCode(int code, ElementType *type) {
+  for (const auto &known : kTypes) {
+    if (known.code == code) {
+      *type = known;
+      return true;
+    }
+  }
+  return false;
 }
 
 std::string FormatDims(const std::vector<int64_t> &dims) {
@@ -228,6 +308,43 @@ bool ListInputFiles(const std::string &dir, std::vector<InputFile> *files, std::
   return true;
 }
 
+bool ListItems(const std::string &dir, const std::vector<std::string> &names, std::vector<Item> *items,
+               std::string *error) {
+  items->clear();
+  std::vector<std::string> folders;
+  if (names.size() <= 1) {
+    folders.push_back(dir);
+  }
+  for (size_t j = 0; names.size() > 1 && j < names.size(); ++j) {
+    folders.push_back(JoinPath(dir, names[j]));
+  }
+  std::vector<std::vector<InputFile>> listed(folders.size());
+  for (size_t j = 0; j < folders.size(); ++j) {
+    if (!IsDirectory(folders[j])) {
+      *error = "input folder not found: " + folders[j];
+      return false;
+    }
+    if (!ListInputFiles(folders[j], &listed[j], error)) {
+      return false;
+    }
+  }
+  for (const auto &first : listed[0]) {
+    Item item{first.stem, {first}};
+    for (size_t j = 1; j < folders.size(); ++j) {
+      auto found = std::find_if(listed[j].begin(), listed[j].end(),
+                                [&](const InputFile &file) { return file.stem == first.stem; });
+      if (found == listed[j].end()) {
+        *error = JoinPath(folders[j], first.stem + ".bin") + " not found, but " + first.path +
+                 " is there: every input needs a file per item";
+        return false;
+      }
+      item.files.push_back(*found);
+    }
+    items->push_back(item);
+  }
+  return true;
+}
+
 bool ReadBinaryFile(const std::string &path, std::vector<char> *data, std::string *error) {
   std::ifstream in(path, std::ios::binary | std::ios::ate);
   if (!in) {
@@ -245,15 +362,22 @@ bool ReadBinaryFile(const std::string &path, std::vector<char> *data, std::strin
 }
 
 bool WriteBinaryFile(const std::string &path, const void *data, size_t size, std::string *error) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  // a temporary name, then a rename: a crash never leaves a half-written output
+  const std::string tmp = path + ".tmp";
+  std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
   if (!out) {
-    *error = "cannot write " + path + ": " + std::strerror(errno);
+    *error = "cannot write " + tmp + ": " + std::strerror(errno);
     return false;
   }
   out.write(static_cast<const char *>(data), static_cast<std::streamsize>(size));
   out.close();
   if (!out) {
+    std::remove(tmp.c_str());
     *error = "write of " + path + " failed (disk full?)";
+    return false;
+  }
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
+    *error = "cannot rename " + tmp + " to " + path + ": " + std::strerror(errno);
     return false;
   }
   return true;

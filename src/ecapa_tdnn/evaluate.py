@@ -156,11 +156,30 @@ def evaluate_verification(recipe, network, cfg, out_dir, progress=True, cache_ke
             metrics['baseline_eer'] = 100.0 * float(naive_baseline_eer(trials, root, d.sample_rate))
         prefix = '' if path == main_list else f'{name}.'
         results.update({prefix + k: v for k, v in metrics.items()})
-    # what the numbers belong to: export.py takes the calibrated threshold from here only when
+    # what the numbers belong to: calibrated_threshold takes the threshold from here only when
     # it was measured on raw cosine scores of the same weights
     write_text(os.path.join(out_dir, 'metrics.json'),
                json.dumps(dict(results, weights=cache_key, as_norm=e.as_norm), indent=1))
     return results
+
+
+def calibrated_threshold(run_dir, checkpoint):
+    """The EER threshold eval.py measured for ``checkpoint`` on raw cosine scores (its
+    ``<run_dir>/eval/<checkpoint name>/metrics.json``), or None: not evaluated, evaluated with
+    AS-norm, or evaluated with other weights than the file has now."""
+    from ..checkpoint import file_digest
+    name = os.path.splitext(os.path.basename(checkpoint))[0]
+    path = os.path.join(run_dir, 'eval', name, 'metrics.json')
+    if not os.path.exists(path):
+        return None
+    try:
+        with open(path) as f:
+            metrics = json.load(f)
+    except ValueError:
+        return None
+    if metrics.get('as_norm') or metrics.get('weights') != file_digest(checkpoint):
+        return None
+    return metrics.get('eer_threshold')
 
 
 # ------------------------------------------------------------------------------------------
@@ -173,6 +192,7 @@ def write_inference_inputs(recipe, cfg, out_dir, progress=True):
     A runtime (the Ascend 310 app, or ``infer.py bins``) turns each into
     ``<result_dir>/<n>_0.bin`` (the embedding); :func:`score_inference_outputs` scores them.
     """
+    from ..inference.bins import write_item
     from .dataset import read_trials
     d = cfg.data
     trials = read_trials(d.trials, d.eval_audio_root, check_files=True)
@@ -186,7 +206,7 @@ def write_inference_inputs(recipe, cfg, out_dir, progress=True):
     rows = []
     for n, utt in enumerate(_progress(utts, progress, desc='features')):
         feats = fbank(extractor.wave(os.path.join(d.eval_audio_root, utt)))[None].astype(np.float32)
-        feats.tofile(os.path.join(feats_dir, f'{n}.bin'))
+        write_item(feats_dir, n, {'feats': feats})
         rows.append(f"{n}\t{utt}\t{feats.shape[1]}\n")
     write_text(os.path.join(out_dir, 'utterances.tsv'), ''.join(rows))
     return len(rows)

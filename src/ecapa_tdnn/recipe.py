@@ -133,10 +133,13 @@ class EcapaRecipe(Recipe):
                                 sample_rate=d.sample_rate, augmenter=augmenter, fbank=self.fbank(cfg),
                                 exclude=held_out)
 
-    def build_loss_net(self, network, cfg, train_set):
-        size = cfg.model.args.get(
+    def embedding_size(self, cfg):
+        """The network's ``lin_neurons``: the config's, else the factory's default."""
+        return cfg.model.args.get(
             'lin_neurons', inspect.signature(self.network_factory).parameters['lin_neurons'].default)
-        head = CosineClassifier(size, train_set.num_classes)
+
+    def build_loss_net(self, network, cfg, train_set):
+        head = CosineClassifier(self.embedding_size(cfg), train_set.num_classes)
         return _loss_net_class()(network, head, self.loss_factory(**cfg.loss))
 
     # --------------------------------------------------------------------------- evaluation
@@ -170,15 +173,20 @@ class EcapaRecipe(Recipe):
 
     def score_inference_outputs(self, cfg, input_dir, result_dir):
         from .evaluate import score_inference_outputs
-        size = cfg.model.args.get(
-            'lin_neurons', inspect.signature(self.network_factory).parameters['lin_neurons'].default)
-        return score_inference_outputs(self, cfg, input_dir, result_dir, size)
+        return score_inference_outputs(self, cfg, input_dir, result_dir, self.embedding_size(cfg))
 
-    def export_inputs(self, cfg, length=None):
-        import mindspore as ms
-        if length:
-            return [ms.Tensor(np.zeros((1, length, cfg.data.n_mels), np.float32))]
-        return [ms.Tensor(shape=[None, None, cfg.data.n_mels], dtype=ms.float32)]
+    def export_signature(self, cfg):
+        return {'task': 'speaker_verification',
+                'inputs': [{'name': 'feats', 'dtype': 'float32', 'axes': ['batch', 'frames', cfg.data.n_mels],
+                            'doc': 'fbank features (batch, frames, n_mels): see features'}],
+                'outputs': [{'name': 'embedding', 'dtype': 'float32', 'axes': ['batch', 1, self.embedding_size(cfg)],
+                             'doc': 'speaker embedding (batch, 1, lin_neurons); compare by cosine scoring'}]}
+
+    def export_facts(self, cfg, checkpoint):
+        """The EER threshold eval.py calibrated for ``checkpoint`` (raw cosine scores), if any."""
+        from .evaluate import calibrated_threshold
+        threshold = calibrated_threshold(cfg.run_dir, checkpoint)
+        return {} if threshold is None else {'threshold': threshold}
 
     def input_length(self, cfg, seconds):
         samples = int(round(seconds * cfg.data.sample_rate))
@@ -194,8 +202,7 @@ class EcapaRecipe(Recipe):
                 os.path.join(cfg.data.eval_audio_root, test), '--model', model_path]
 
     def sidecar(self, cfg):
-        return {'model': cfg.model.name, 'input': 'fbank (batch, frames, n_mels), float32',
-                'output': 'embedding (batch, 1, lin_neurons)', 'sample_rate': cfg.data.sample_rate,
+        return {'model': cfg.model.name, 'sample_rate': cfg.data.sample_rate,
                 'features': self.fbank(cfg).to_dict(), 'scoring': 'cosine'}
 
 

@@ -139,9 +139,19 @@ class Recipe:
         """Metrics from the outputs an offline runtime wrote for :meth:`write_inference_inputs`."""
         raise NotImplementedError
 
-    def export_inputs(self, cfg, length=None):
-        """Example input tensors for export; ``length`` None = dynamic along time."""
+    def export_signature(self, cfg):
+        """What the exported network takes and returns, and its task: ``{'task': str,
+        'inputs': [{'name', 'dtype', 'axes', 'doc'}], 'outputs': [{'name', 'dtype', 'axes',
+        'doc'}]}``, in the network's argument and output order. An axis is a size or a name
+        (dynamic; ``'batch'`` is the batch). See :mod:`src.inference.signature`."""
         raise NotImplementedError
+
+    def export_inputs(self, cfg, length=None):
+        """Example input tensors for export, one per input of :meth:`export_signature`;
+        ``length`` None = dynamic along time, else the batch 1 and every other named axis
+        ``length``."""
+        from ..inference.signature import export_tensors
+        return export_tensors(self.export_signature(cfg), length)
 
     def input_length(self, cfg, seconds):
         """Length of the exported input's time axis for ``seconds`` of audio (frames, samples)."""
@@ -151,6 +161,11 @@ class Recipe:
 
     def sidecar(self, cfg):
         """JSON-able facts an exported model needs beside it (sample rate, features ...)."""
+        return {}
+
+    def export_facts(self, cfg, checkpoint):
+        """JSON-able facts of ``checkpoint`` for its sidecar, such as a decision threshold
+        calibrated by its evaluation in ``cfg.run_dir``; {} when there are none."""
         return {}
 
     def load_pretrained(self, network, path):

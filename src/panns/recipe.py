@@ -234,6 +234,7 @@ class PannsRecipe(Recipe):
         larger fold left in ``feats/`` are removed, so that a runtime sees only these."""
         from ..data.manifest import write_text
         from ..engine.trainer import progress as bar
+        from ..inference.bins import write_item
         items, _ = self._test_set(cfg)
         feats = os.path.join(out_dir, 'feats')
         os.makedirs(feats, exist_ok=True)
@@ -243,7 +244,7 @@ class PannsRecipe(Recipe):
             if batch['_bad']:
                 raise DataError(f"{items.paths[n]} is unreadable: fix or remove it before writing "
                                 "inference inputs")
-            batch['waveform'].astype(np.float32).tofile(os.path.join(feats, f'{n}.bin'))
+            write_item(feats, n, {'waveform': batch['waveform'].astype(np.float32)})
             rows.append(f"{n}\t{items.paths[n]}\t{int(batch['target'][0])}\n")
         for name in os.listdir(feats):
             stem = name[:-4] if name.endswith('.bin') else ''
@@ -314,11 +315,13 @@ class PannsRecipe(Recipe):
     def format_metrics(self, metrics):
         return f"Accuracy = {metrics['accuracy']:.4f}  ({metrics['clips']} clips, fold {metrics['fold']})"
 
-    def export_inputs(self, cfg, length=None):
-        import mindspore as ms
-        if length:
-            return [ms.Tensor(np.zeros((1, length), np.float32))]
-        return [ms.Tensor(shape=[None, None], dtype=ms.float32)]
+    def export_signature(self, cfg):
+        return {'task': 'classification',
+                'inputs': [{'name': 'waveform', 'dtype': 'float32', 'axes': ['batch', 'samples'],
+                            'doc': 'audio at sample_rate (batch, samples)'}],
+                'outputs': [{'name': 'logits', 'dtype': 'float32',
+                             'axes': ['batch', cfg.model.args.get('num_classes', 50)],
+                             'doc': 'class logits (batch, classes); softmax for probabilities'}]}
 
     def input_length(self, cfg, seconds):
         return int(round(seconds * cfg.data.sample_rate))
@@ -336,10 +339,8 @@ class PannsRecipe(Recipe):
         return ['tag', *[row['path'] for row in test[:4]], '--model', model_path]
 
     def sidecar(self, cfg):
-        meta = {'model': cfg.model.name, 'task': 'classification',
-                'input': 'waveform (batch, samples), float32',
-                'output': 'logits', 'output_doc': 'class logits (batch, classes); softmax for probabilities',
-                'sample_rate': cfg.data.sample_rate, 'clip_seconds': cfg.data.clip_seconds}
+        meta = {'model': cfg.model.name, 'sample_rate': cfg.data.sample_rate,
+                'clip_seconds': cfg.data.clip_seconds}
         names = self.class_names(cfg)
         if names:
             meta['labels'] = list(names)

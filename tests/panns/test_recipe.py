@@ -170,8 +170,9 @@ def test_pretrained_with_one_fitting_backbone_tensor_is_refused(bundle_state, tm
 
 
 def test_sidecar_names_the_classes(esc50):
+    from src.inference.signature import model_facts
     recipe = get_recipe('panns_cnn6')
-    meta = recipe.sidecar(tiny_cfg(esc50))
+    meta = model_facts(recipe, tiny_cfg(esc50))
     assert meta['labels'] == recipe.rows(tiny_cfg(esc50))[2]
     assert meta['task'] == 'classification' and meta['sample_rate'] == 8000
     assert 'labels' not in recipe.sidecar(tiny_cfg(None, esc50_root='/nonexistent/ESC-50'))
@@ -285,10 +286,10 @@ def test_cross_validation_end_to_end(esc50, tmp_path):
     common = ('--config', str(config), '--run_dir', str(tmp_path / 'one'), '--fold', '3')
     fixed = str(tmp_path / 'export' / 'fixed')
     run('export.py', *common, '--checkpoint', checkpoint, '--fixed_seconds', '1', '--file_name', fixed)
-    assert json.loads(open(fixed + '.json').read())['input_shape'] == [1, 8000]
+    assert json.loads(open(fixed + '.json').read())['inputs'][0]['shape'] == [1, 8000]
     run('export.py', *common, '--checkpoint', checkpoint)
     mindir = str(tmp_path / 'one' / 'export' / 'panns_cnn6.mindir')
-    assert json.loads(open(mindir[:-7] + '.json').read())['input_shape'] == [None, None]
+    assert json.loads(open(mindir[:-7] + '.json').read())['inputs'][0]['shape'] == [None, None]
     offline = str(tmp_path / 'offline')
     os.makedirs(os.path.join(offline, 'feats'))
     open(os.path.join(offline, 'feats', '7.bin'), 'wb').close()       # left by a larger fold
@@ -362,7 +363,7 @@ def test_pretrained_run_checkpoint_must_fit_the_whole_backbone(tmp_path):
 def test_eval_and_export_take_best_only_where_validation_picked_it(tmp_path):
     # best.ckpt exists only when a validation split picked it (never the test fold): without
     # one, eval.py and export.py take the final checkpoint
-    from eval import find_checkpoint
+    from src.engine.trained_network import find_checkpoint
     directory = tmp_path / 'checkpoints'
     directory.mkdir()
     (directory / 'latest.json').write_text(json.dumps({'latest': 'step_00000002', 'history': []}))

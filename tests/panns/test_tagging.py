@@ -181,7 +181,7 @@ def clips(tmp_path_factory):
 def tiny(clips):
     """A tiny PANNs CNN6 classifier: its network, checkpoint, config file and dynamic MindIR."""
     import mindspore as ms
-    from export import export_model
+    from src.inference.export import export_model
     from src.checkpoint import save_params
     from src.config import build_config, save_config
     from src.recipes import get_recipe
@@ -256,8 +256,10 @@ def test_tag_wave_is_the_mean_or_max_of_the_windows(tiny, clips):
 def test_sidecar_of_the_tiny_classifier(tiny):
     with open(tiny['sidecar']) as f:
         meta = json.load(f)
-    assert meta['task'] == 'classification' and meta['output'] == 'logits'
-    assert meta['labels'] == NAMES and meta['input_shape'] == [None, None]
+    assert meta['task'] == 'classification' and meta['outputs'][0]['name'] == 'logits'
+    assert meta['labels'] == NAMES and meta['inputs'][0]['shape'] == [None, None]
+    assert meta['inputs'][0]['axes'] == ['batch', 'samples'] and meta['outputs'][0]['shape'] == [None, 3]
+    assert meta['offline_files'] == {'inputs': ['feats/<n>.bin'], 'outputs': ['result/<n>_0.bin']}
     assert meta['sample_rate'] == RATE and meta['clip_seconds'] == CLIP
 
 
@@ -327,11 +329,11 @@ def test_sidecar_without_labels_names_classes_by_number(tiny, clips, tmp_path, c
 
 
 def test_fixed_length_mindir_gets_windows_of_its_length(tiny, clips, tmp_path):
-    from export import export_model
+    from src.inference.export import export_model
     length = 3000
     mindir, sidecar = export_model(tiny['cfg'], tiny['ckpt'], str(tmp_path / 'fixed'), fixed_frames=length)
     with open(sidecar) as f:
-        assert json.load(f)['input_shape'] == [1, length]
+        assert json.load(f)['inputs'][0]['shape'] == [1, length]
     clip = os.path.join(clips['audio'], sorted(os.listdir(clips['audio']))[0])    # 1 s
     (record,) = infer_main('tag', clip, '--model', mindir)
     ((expected, windows),) = by_hand(tiny['net'], [clip], window=length, hop=length // 2)
@@ -390,7 +392,7 @@ def test_panns_state_dict_tags_with_audioset_names(audioset_tagger, clips, capsy
 
 
 def test_converted_panns_checkpoint_with_its_json(audioset_tagger, clips, tmp_path):
-    from infer import Tagger
+    from src.panns.inference import Tagger
     from src.checkpoint import save_params
     ckpt = str(tmp_path / 'cnn6.ckpt')
     save_params(audioset_tagger['params'], ckpt)
@@ -422,8 +424,11 @@ def test_one_line_errors_of_the_command(tiny, clips, tmp_path):
     speaker = tmp_path / 'ecapa.mindir'
     shutil.copy(tiny['mindir'], speaker)
     (tmp_path / 'ecapa.json').write_text(json.dumps(
-        {'model': 'ecapa_tdnn', 'sample_rate': 16000, 'features': {'n_mels': 80}, 'input_shape': [1, None, 80]}))
-    one_line_error(run('tag', clip, '--model', str(speaker)), 'ecapa_tdnn is not a sound classifier')
+        {'model': 'ecapa_tdnn', 'task': 'speaker_verification', 'sample_rate': 16000, 'features': {'n_mels': 80},
+         'inputs': [{'name': 'feats', 'dtype': 'float32', 'shape': [1, None, 80]}],
+         'outputs': [{'name': 'embedding', 'dtype': 'float32', 'shape': [1, 1, 192]}]}))
+    one_line_error(run('tag', clip, '--model', str(speaker)), 'ecapa_tdnn is a speaker embedding model, '
+                   'not a sound classifier', 'infer.py verify')
     one_line_error(run('verify', clip, clip, '--model', tiny['mindir']), 'is a sound classifier',
                    'infer.py tag')
     # unreadable model files

@@ -18,9 +18,15 @@ namespace mindspore {
 
 enum class DataType : int {
   kTypeUnknown = 0,
+  kNumberTypeBool = 30,
+  kNumberTypeInt8 = 32,
+  kNumberTypeInt16 = 33,
   kNumberTypeInt32 = 34,
+  kNumberTypeInt64 = 35,
+  kNumberTypeUInt8 = 37,
   kNumberTypeFloat16 = 42,
   kNumberTypeFloat32 = 43,
+  kNumberTypeFloat64 = 44,
 };
 
 enum ModelType : uint32_t { kMindIR = 0, kAIR = 1, kOM = 2, kONNX = 3, kUnknownType = 0xFFFFFFFF };
