@@ -39,6 +39,8 @@ def test_every_model_declares_the_direction_of_its_selection_metric():
     models = load_recipes()
     for name in models.names():
         recipe = models.get(name)
+        if not type(recipe).__module__.startswith('src.'):
+            continue                       # toys that tests register
         assert recipe.best_metric in recipe.metrics, name
         assert set(recipe.metrics.values()) <= {'min', 'max'}, name
 

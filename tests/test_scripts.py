@@ -59,6 +59,9 @@ def test_train_resume_eval_export_infer(demo, tmp_path):
     assert 'EER = ' in evaluated.stdout and 'naive baseline' in evaluated.stdout
     metrics = json.loads(evaluated.stdout.strip().splitlines()[-1])
     assert 0 <= metrics['eer'] <= 100 and metrics['trials'] == 40
+    # picked on the held-out training utterances, and eval.py says so
+    assert 'checkpoint: best on validation (eer ' in evaluated.stdout
+    assert metrics['checkpoint_role'].startswith('best on validation')
     eval_dir = os.path.join(run_dir, 'eval', 'best')
     for name in ('embeddings.npz', 'scores_veri_test2.txt', 'det_veri_test2.png', 'metrics.json'):
         assert os.path.exists(os.path.join(eval_dir, name)), name

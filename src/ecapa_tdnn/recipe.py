@@ -115,7 +115,9 @@ class EcapaRecipe(Recipe):
                 raise ConfigError(f"data.{key} is empty: run `python preprocess.py voxceleb ...` "
                                   "(or `preprocess.py demo voxceleb`) and set it")
         held_out = ()
-        if self.has_validation(cfg):
+        # utterances are held out only for a run that validates (train.eval_every=0 and
+        # eval_every_steps=0 train on all of them)
+        if self.has_validation(cfg) and (cfg.train.eval_every or cfg.train.eval_every_steps):
             # check or write the validation trials now, not after the first epoch
             from ..data.manifest import read_table
             from .dataset import MANIFEST_COLUMNS, read_trials

@@ -335,7 +335,7 @@ class PannsRecipe(Recipe):
 
     def demo_inference(self, cfg, model_path):
         """The top tags of the first four clips of the held-out fold."""
-        _, test, _, _ = self._split(cfg)
+        _, test, _, _, _ = self._split(cfg)
         return ['tag', *[row['path'] for row in test[:4]], '--model', model_path]
 
     def sidecar(self, cfg):

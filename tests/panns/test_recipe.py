@@ -13,7 +13,7 @@ from src.data.demo import make_demo
 from src.errors import CheckpointError, ConfigError
 from src.panns.dataset import SoundClipSet, read_esc50
 from src.recipes import get_recipe
-from tests.helpers import run_script, script_error
+from tests.helpers import run_main, run_script, script_error
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BUNDLE = os.path.join(ROOT, 'tests', 'data', 'panns_cnn6.npz')
@@ -237,73 +237,116 @@ def one_line_failure(*args):
     return script_error(run_script(*args, ok=False))
 
 
-def test_cross_validation_end_to_end(esc50, tmp_path):
-    config = tmp_path / 'tiny.yaml'
-    args = dict(TINY, num_classes=3)
+@pytest.fixture(scope='module')
+def tiny_config(esc50, tmp_path_factory):
+    config = tmp_path_factory.mktemp('config') / 'tiny.yaml'
     config.write_text(json.dumps({
-        'model': {'name': 'panns_cnn6', 'args': args},
+        'model': {'name': 'panns_cnn6', 'args': dict(TINY, num_classes=3)},
         'data': {'esc50_root': str(esc50), 'sample_rate': 8000, 'clip_seconds': 1.0},
         'optim': {'lr': 1e-4}, 'train': {'epochs': 1, 'batch_size': 4, 'num_workers': 0,
                                            'log_every': 1, 'eval_every': 1},
         'eval': {'batch_size': 4}}))
-    run_dir = tmp_path / 'cv'
-    p = run('train.py', '--config', str(config), '--run_dir', str(run_dir), '--folds', '1,2')
-    summary = json.loads((run_dir / 'crossval.json').read_text())
+    return config
+
+
+@pytest.fixture(scope='module')
+def crossval(tiny_config, tmp_path_factory):
+    """Folds 1 and 2 of the tiny corpus, trained in-process once for the tests below."""
+    import train
+    run_dir = tmp_path_factory.mktemp('cv')
+    summary, printed = run_main(train.main, '--config', tiny_config, '--run_dir', run_dir, '--folds', '1,2')
+    return run_dir, summary, printed
+
+
+@pytest.fixture(scope='module')
+def fold3(tiny_config, tmp_path_factory):
+    """One step of fold 3 (--fold k), shared by the evaluation, export and offline tests."""
+    import train
+    run_dir = tmp_path_factory.mktemp('fold3')
+    _, printed = run_main(train.main, '--config', tiny_config, '--run_dir', run_dir, '--fold', 3,
+                          'train.max_steps=1')
+    latest = json.loads((run_dir / 'checkpoints' / 'latest.json').read_text())['latest']
+    return run_dir, str(run_dir / 'checkpoints' / f'{latest}.ckpt'), printed
+
+
+def test_cross_validation_summary_is_the_mean_of_each_folds_final_model(crossval):
+    run_dir, summary, printed = crossval
+    assert summary == json.loads((run_dir / 'crossval.json').read_text())
     per_fold = summary['per_fold']['accuracy']
     assert set(per_fold) == {'1', '2'}
     for fold in (1, 2):
         result = json.loads((run_dir / f'fold{fold}' / 'fold_result.json').read_text())
         assert result['metrics']['fold'] == fold and result['metrics']['clips'] == 3
         assert per_fold[str(fold)] == result['metrics']['accuracy']
-        # the fold's evaluation is the final model's (eval_log's last entry)
+        # the fold's result is its final model on the test fold (eval_log's one entry)
         evals = [json.loads(line) for line in (run_dir / f'fold{fold}' / 'eval_log.jsonl').read_text().splitlines()]
+        assert [e['split'] for e in evals] == ['test']
         assert evals[-1]['accuracy'] == result['metrics']['accuracy']
     assert summary['mean']['accuracy'] == pytest.approx(np.mean(list(per_fold.values())))
     pooled = np.mean([per_fold['1'], per_fold['2']])           # equal fold sizes
     assert summary['pooled_accuracy'] == pytest.approx(pooled)
+    assert summary['direction'] == 'max' and summary['best_fold'] in (1, 2)
     assert (run_dir / 'confusion_matrix.png').stat().st_size > 1000
-    assert f"Accuracy = {summary['mean']['accuracy']:.4f}" in p.stdout
-    # a second run reuses the finished folds, but not under another config
-    again = run('train.py', '--config', str(config), '--run_dir', str(run_dir), '--folds', '1,2')
-    assert again.stdout.count('finished before') == 2
+    assert f"Accuracy = {summary['mean']['accuracy']:.4f}" in printed
+
+
+def test_cross_validation_reuses_finished_folds_but_not_under_another_config(crossval, tiny_config):
+    import train
+    run_dir, _, _ = crossval
+    _, again = run_main(train.main, '--config', tiny_config, '--run_dir', run_dir, '--folds', '1,2')
+    assert again.count('finished before') == 2
     assert 'finished with another config' in one_line_failure(
-        'train.py', '--config', str(config), '--run_dir', str(run_dir), '--folds', '1,2', 'optim.lr=0.1')
-    # --fold k trains one fold in runs/<config>/fold<k> unless --run_dir is given
-    one = run('train.py', '--config', str(config), '--run_dir', str(tmp_path / 'one'), '--fold', '3',
-              'train.max_steps=1')
+        'train.py', '--config', str(tiny_config), '--run_dir', str(run_dir), '--folds', '1,2', 'optim.lr=0.1')
+
+
+def test_a_fold_run_is_not_evaluated_while_it_trains_and_eval_takes_its_final_model(fold3, tiny_config):
+    import eval as evaluate
+    run_dir, _, printed = fold3
     # ESC-50 has no validation split: nothing is evaluated while a fold trains
-    assert 'no validation split' in one.stdout and not (tmp_path / 'one' / 'eval_log.jsonl').exists()
-    evaluated = run('eval.py', '--config', str(config), '--run_dir', str(tmp_path / 'one'), '--fold', '3')
-    assert json.loads(evaluated.stdout.strip().splitlines()[-1])['fold'] == 3
-    # model.pretrained: a fresh run starts from those weights and says what it loaded
-    ckpt = json.loads((tmp_path / 'one' / 'checkpoints' / 'latest.json').read_text())
-    started = run('train.py', '--config', str(config), '--run_dir', str(tmp_path / 'two'), '--fold', '3',
-                  'train.max_steps=1', f"model.pretrained={tmp_path / 'one' / 'checkpoints' / ckpt['latest']}.ckpt")
-    assert 'initialised from' in started.stdout and 'parameters loaded' in started.stdout
+    assert 'no validation split' in printed and not (run_dir / 'eval_log.jsonl').exists()
+    metrics, said = run_main(evaluate.main, '--config', tiny_config, '--run_dir', run_dir, '--fold', 3)
+    assert metrics['fold'] == 3 and metrics['clips'] == 3
+    assert 'checkpoint: final checkpoint of the run' in said
+
+
+def test_model_pretrained_from_a_run_checkpoint(fold3, tiny_config, tmp_path):
+    import train
+    _, checkpoint, _ = fold3
+    _, printed = run_main(train.main, '--config', tiny_config, '--run_dir', tmp_path / 'two', '--fold', 3,
+                          'train.max_steps=1', f'model.pretrained={checkpoint}')
+    assert 'initialised from' in printed and 'parameters loaded' in printed
+
+
+def test_exports_and_the_offline_chain_give_evals_accuracy(fold3, tiny_config, tmp_path):
     # export (dynamic and a fixed 1 s input) and the offline chain of the Ascend 310 app, run by
     # infer.py bins: the same accuracy as eval.py on the same checkpoint
-    checkpoint = str(tmp_path / 'one' / 'checkpoints' / f"{ckpt['latest']}.ckpt")
-    common = ('--config', str(config), '--run_dir', str(tmp_path / 'one'), '--fold', '3')
+    import eval as evaluate
+    import export
+    import infer
+    import postprocess
+    import preprocess
+    run_dir, checkpoint, _ = fold3
+    common = ('--config', tiny_config, '--run_dir', run_dir, '--fold', 3)
     fixed = str(tmp_path / 'export' / 'fixed')
-    run('export.py', *common, '--checkpoint', checkpoint, '--fixed_seconds', '1', '--file_name', fixed)
+    run_main(export.main, *common, '--checkpoint', checkpoint, '--fixed_seconds', 1, '--file_name', fixed)
     assert json.loads(open(fixed + '.json').read())['inputs'][0]['shape'] == [1, 8000]
-    run('export.py', *common, '--checkpoint', checkpoint)
-    mindir = str(tmp_path / 'one' / 'export' / 'panns_cnn6.mindir')
+    run_main(export.main, *common)
+    mindir = str(run_dir / 'export' / 'panns_cnn6.mindir')
     assert json.loads(open(mindir[:-7] + '.json').read())['inputs'][0]['shape'] == [None, None]
     offline = str(tmp_path / 'offline')
     os.makedirs(os.path.join(offline, 'feats'))
     open(os.path.join(offline, 'feats', '7.bin'), 'wb').close()       # left by a larger fold
-    run('preprocess.py', 'infer_inputs', '--config', str(config), '--fold', '3', '--out', offline)
+    run_main(preprocess.main, 'infer_inputs', '--config', tiny_config, '--fold', 3, '--out', offline)
     assert len(os.listdir(os.path.join(offline, 'feats'))) == 3
+    reference, _ = run_main(evaluate.main, *common, '--checkpoint', checkpoint)
     for model in (mindir, fixed + '.mindir'):
-        run('infer.py', 'bins', '--model', model, '--input', f'{offline}/feats', '--output', f'{offline}/result')
-        scored = run('postprocess.py', *common, '--input_dir', offline, '--result_dir', f'{offline}/result')
-        reference = run('eval.py', *common, '--checkpoint', checkpoint)
-        assert json.loads(scored.stdout.strip().splitlines()[-1])['accuracy'] == \
-            json.loads(reference.stdout.strip().splitlines()[-1])['accuracy']
+        run_main(infer.main, 'bins', '--model', model, '--input', f'{offline}/feats', '--output', f'{offline}/result')
+        scored, _ = run_main(postprocess.main, *common, '--input_dir', offline, '--result_dir', f'{offline}/result')
+        assert scored['accuracy'] == reference['accuracy']
     # the inputs know their fold
-    scored = run('postprocess.py', '--config', str(config), '--input_dir', offline, '--result_dir', f'{offline}/result')
-    assert json.loads(scored.stdout.strip().splitlines()[-1])['fold'] == 3
+    scored, _ = run_main(postprocess.main, '--config', tiny_config, '--input_dir', offline,
+                         '--result_dir', f'{offline}/result')
+    assert scored['fold'] == 3
 
 
 def test_fold_errors_are_one_line(tmp_path, esc50):
