@@ -11,6 +11,8 @@ import sys
 
 import pytest
 
+from tests.helpers import run_main
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CONFIG = os.path.join(ROOT, 'configs', 'ecapa_tdnn', 'demo.yaml')
 TINY = ['model.args.channels=[16,16,16,16,48]', 'model.args.attention_channels=8',
@@ -40,51 +42,86 @@ def demo(tmp_path_factory):
     return out, data
 
 
-def test_train_resume_eval_export_infer(demo, tmp_path):
+@pytest.fixture(scope='module')
+def trained(demo, tmp_path_factory):
+    """A tiny ECAPA-TDNN trained by the real train.py: interrupted, refused a restart, resumed."""
+    import train
+    from src.errors import UserError
     out, data = demo
-    run_dir = str(tmp_path / 'run')
+    run_dir = str(tmp_path_factory.mktemp('run'))
     common = ['--config', CONFIG, '--run_dir', run_dir, *TINY, *data]
-    first = run('train.py', *common, 'train.max_steps=2')   # stops mid-epoch
-    assert 'validation after epoch' in first.stdout
-    again = run('train.py', *common, check=False)          # refuses to overwrite a run
-    assert again.returncode == 2 and 'pass --resume' in again.stderr
-    run('train.py', *common, '--resume')
+    _, first = run_main(train.main, *common, 'train.max_steps=2')   # stops mid-epoch
+    with pytest.raises(UserError) as again:                          # refuses to overwrite a run
+        run_main(train.main, *common)
+    run_main(train.main, *common, '--resume')
+    return run_dir, common, first, str(again.value)
+
+
+@pytest.fixture(scope='module')
+def evaluated(trained):
+    import eval as evaluate
+    _, common, _, _ = trained
+    return run_main(evaluate.main, *common)
+
+
+def test_train_stops_refuses_to_overwrite_and_resumes(trained):
+    run_dir, _, first, again = trained
+    assert 'validation after epoch' in first
+    assert 'pass --resume' in again
     with open(os.path.join(run_dir, 'checkpoints', 'latest.json')) as f:
         assert json.load(f)['latest'] == 'step_00000006'    # 2 epochs x 3 steps (36 - 12 held out, batch 8)
     for name in ('config.yaml', 'train_log.jsonl', 'eval_log.jsonl', 'plots/training_curves.png',
-                 'checkpoints/best.ckpt'):
+                 'checkpoints/best.ckpt', 'valid_trials.txt'):
         assert os.path.exists(os.path.join(run_dir, name)), name
 
-    evaluated = run('eval.py', *common)
-    assert 'EER = ' in evaluated.stdout and 'naive baseline' in evaluated.stdout
-    metrics = json.loads(evaluated.stdout.strip().splitlines()[-1])
+
+def test_eval_reports_the_test_trials_of_the_checkpoint_validation_picked(trained, evaluated):
+    run_dir, _, _, _ = trained
+    metrics, printed = evaluated
+    assert 'EER = ' in printed and 'naive baseline' in printed
     assert 0 <= metrics['eer'] <= 100 and metrics['trials'] == 40
     # picked on the held-out training utterances, and eval.py says so
-    assert 'checkpoint: best on validation (eer ' in evaluated.stdout
-    assert metrics['checkpoint_role'].startswith('best on validation')
+    assert 'checkpoint: best on validation (eer ' in printed
     eval_dir = os.path.join(run_dir, 'eval', 'best')
     for name in ('embeddings.npz', 'scores_veri_test2.txt', 'det_veri_test2.png', 'metrics.json'):
         assert os.path.exists(os.path.join(eval_dir, name)), name
     with open(os.path.join(eval_dir, 'scores_veri_test2.txt')) as f:
         assert len(f.readlines()) == 40
+    # validation never saw the test trials' files
+    with open(os.path.join(run_dir, 'valid_trials.txt')) as f:
+        valid = {u for line in f for u in line.split()[1:]}
+    assert valid and not any('voxceleb1' in u for u in valid)
 
-    normed = run('eval.py', *common, 'eval.as_norm=true', 'eval.cohort_speakers=4', 'eval.top_k=3',
-                 '--out', str(tmp_path / 'asnorm'))
-    normed_metrics = json.loads(normed.stdout.strip().splitlines()[-1])
-    assert normed_metrics['trials'] == 40
+
+def test_as_norm_scores_differ(trained, evaluated, tmp_path):
+    import eval as evaluate
+    run_dir, common, _, _ = trained
+    normed, _ = run_main(evaluate.main, *common, 'eval.as_norm=true', 'eval.cohort_speakers=4',
+                         'eval.top_k=3', '--out', tmp_path / 'asnorm')
+    assert normed['trials'] == 40
+    eval_dir = os.path.join(run_dir, 'eval', 'best')
     with open(tmp_path / 'asnorm' / 'scores_veri_test2.txt') as f:      # scores are normalised
         assert [line.split()[2] for line in f][:5] != \
             [line.split()[2] for line in open(os.path.join(eval_dir, 'scores_veri_test2.txt'))][:5]
 
+
+def test_export_verify_and_the_offline_chain(demo, trained, evaluated, tmp_path):
+    import export
+    import infer
+    import postprocess
+    import preprocess
+    out, data = demo
+    run_dir, common, _, _ = trained
+    metrics, _ = evaluated
     # an export for Ascend 310 uses MindSpore's own convolution operators, at a fixed length
-    run('export.py', *common, '--target', 'Ascend310', '--fixed_frames', '150',
-        '--file_name', str(tmp_path / 'ascend' / 'ecapa'))
+    run_main(export.main, *common, '--target', 'Ascend310', '--fixed_frames', 150,
+             '--file_name', tmp_path / 'ascend' / 'ecapa')
     with open(tmp_path / 'ascend' / 'ecapa.json') as f:
         ascend = json.load(f)
     assert ascend['conv_impl'] == 'native' and ascend['inputs'][0]['shape'] == [1, 150, 80]
     assert ascend['task'] == 'speaker_verification' and ascend['outputs'][0]['shape'] == [1, 1, 16]
 
-    run('export.py', *common)
+    run_main(export.main, *common)
     mindir = os.path.join(run_dir, 'export', 'ecapa_tdnn.mindir')
     with open(mindir[:-len('.mindir')] + '.json') as f:
         sidecar = json.load(f)
@@ -100,10 +137,10 @@ def test_train_resume_eval_export_infer(demo, tmp_path):
     # the offline pipeline (what the Ascend 310 app does, run here by infer.py bins) gives
     # the same metrics as eval.py
     offline = str(tmp_path / 'offline')
-    run('preprocess.py', 'infer_inputs', '--config', CONFIG, '--out', offline, *TINY, *data)
-    run('infer.py', 'bins', '--model', mindir, '--input', f'{offline}/feats', '--output', f'{offline}/result')
-    scored = run('postprocess.py', *common, '--input_dir', offline, '--result_dir', f'{offline}/result')
-    offline_metrics = json.loads(scored.stdout.strip().splitlines()[-1])
+    run_main(preprocess.main, 'infer_inputs', '--config', CONFIG, '--out', offline, *TINY, *data)
+    run_main(infer.main, 'bins', '--model', mindir, '--input', f'{offline}/feats', '--output', f'{offline}/result')
+    offline_metrics, _ = run_main(postprocess.main, *common, '--input_dir', offline,
+                                  '--result_dir', f'{offline}/result')
     assert offline_metrics['eer'] == pytest.approx(metrics['eer'], abs=1e-6)
     assert offline_metrics['min_dcf_0.01'] == pytest.approx(metrics['min_dcf_0.01'], abs=1e-6)
 
