@@ -29,3 +29,11 @@ def test_ecapa_bench_reports_a_train_step():
     assert train['case'] == 'train_step' and train['channels'] == 64 and train['params'] > 0
     assert 0 < train['min_s'] <= train['median_s']
     assert lines[1]['case'] == 'infer_10s' and lines[-1]['case'] == 'summary'
+
+
+def test_engine_bench_reports_the_frozen_and_accumulated_steps():
+    lines = bench('engine.py', '--iters', '1', '--width', '32', '--depth', '2', '--batch', '8')
+    cases = {line['case']: line for line in lines}
+    assert set(cases) == {'all_trainable', 'frozen_encoder', 'accumulated_2x'}
+    assert cases['frozen_encoder']['ratio_to_all_trainable'] > 0
+    assert cases['accumulated_2x']['ratio_to_one_batch'] > 0
