@@ -34,6 +34,14 @@ class Recipe:
         """The network (what is exported and evaluated), from ``model.args``."""
         return self.network_factory(**cfg.model.args)
 
+    def batch_sampler(self, cfg, train_set):
+        """Which items make each training step (:mod:`src.data.sampler`): by default
+        ``train.batch_size`` random items per rank; recipes with items of varying length return
+        a :class:`~src.data.sampler.BucketBatches` (the dataset then pads to each batch's
+        ``pad_length``)."""
+        from ..data.sampler import RandomBatches
+        return RandomBatches(len(train_set), cfg.train.batch_size, seed=cfg.train.seed, shuffle=True)
+
     def build_loss_net(self, network, cfg, train_set):
         """A cell mapping the batch tensors (``batch_keys`` order) to a scalar loss. It must hold
         the network as its attribute ``network`` (checkpoint names start with ``network.``)."""
