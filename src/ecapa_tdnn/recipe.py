@@ -27,6 +27,8 @@ class VoxCelebDataConfig:
     sample_rate: int = 16000
     on_rate_mismatch: Literal['resample', 'error'] = 'resample'
     crop_seconds: tuple = (2.0, 3.0)  # training crop length range (one length per batch)
+    crop_step_seconds: float = 0.1   # crop lengths are the low end plus multiples of this: each
+    #                                  length is a compiled graph (2-3 s: 11); 0 = any sample count
     n_mels: int = 80
     musan: str = ''                  # MUSAN root ('' = no additive noise)
     rirs: str = ''                   # RIRS_NOISES root ('' = no reverberation)
@@ -51,21 +53,20 @@ class VerificationEvalConfig:
 class SpeakerBatches:
     """Batches of a :class:`~src.ecapa_tdnn.dataset.VoxCelebTrainSet` with one crop length each.
 
-    The crop length is drawn per batch from ``crop_seconds``; an unreadable item is replaced by
-    another random one and counted (the loader stops when too many are bad).
+    The crop length is drawn per batch (``VoxCelebTrainSet.draw_num_samples``: ``crop_seconds``
+    in steps of ``crop_step_seconds``); an unreadable item is replaced by another random one and
+    counted (the loader stops when too many are bad).
     """
 
-    def __init__(self, items, crop_seconds, sample_rate):
-        self.items, self.sample_rate = items, sample_rate
-        lo, hi = (crop_seconds, crop_seconds) if np.isscalar(crop_seconds) else crop_seconds
-        self.crop = (int(lo * sample_rate), int(hi * sample_rate))
+    def __init__(self, items):
+        self.items = items
         self.num_classes = items.num_classes
 
     def __len__(self):
         return len(self.items)
 
     def make_batch(self, indices, rng):
-        num_samples = int(rng.integers(self.crop[0], self.crop[1] + 1))
+        num_samples = self.items.draw_num_samples(rng)
         feats, labels, bad = [], [], 0
         for index in indices:
             item = self.items.get(int(index), rng, num_samples=num_samples)
@@ -152,8 +153,9 @@ class EcapaRecipe(Recipe):
                                   sample_rate=d.sample_rate, prob=d.augment_prob, kinds=kinds)
         items = VoxCelebTrainSet(d.train_manifest, d.speakers, crop_seconds=tuple(d.crop_seconds),
                                  sample_rate=d.sample_rate, augmenter=augmenter, fbank=self.fbank(cfg),
-                                 max_bad_fraction=cfg.train.max_bad_fraction)
-        return SpeakerBatches(items, tuple(d.crop_seconds), d.sample_rate)
+                                 max_bad_fraction=cfg.train.max_bad_fraction,
+                                 crop_step_seconds=d.crop_step_seconds)
+        return SpeakerBatches(items)
 
     def build_loss_net(self, network, cfg, train_set):
         size = cfg.model.args.get(
