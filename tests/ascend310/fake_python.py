@@ -3,7 +3,8 @@
 Each call writes ``$FAKE_LOG/<time>_<pid>.json``: its arguments, working directory and the
 launcher variables of its environment. Then, by its arguments:
 
-    -c CODE ...                    the real interpreter runs it (the scripts read JSON that way)
+    -c CODE ..., -m src.distributed ...
+                                   the real interpreter runs it (the scripts read JSON that way)
     -m pip show PACKAGE            prints ``Location: $FAKE_PIP_LOCATION`` (build.sh's look-up)
     preprocess.py infer_inputs     writes ``<out>/feats/<n>.bin``, float32 (1, frames, 4) with
                                    frames 3, 5, 3 and values n * 100 + flat index, and the index
@@ -77,7 +78,7 @@ def postprocess(argv):
 
 def main():
     argv = sys.argv[1:]
-    if argv[:1] == ['-c']:
+    if argv[:1] == ['-c'] or argv[:2] == ['-m', 'src.distributed']:
         os.execv(sys.executable, [sys.executable] + argv)
     record(argv)
     if argv[:3] == ['-m', 'pip', 'show']:
