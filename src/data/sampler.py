@@ -82,14 +82,14 @@ class LengthGrid:
 
     @classmethod
     def geometric(cls, shortest, longest, ratio):
-        """``shortest``, then each level ``ratio`` times the one before (rounded up), up to the
-        first level >= ``longest``. Padding then costs at most ``ratio - 1`` of the frames."""
+        """``shortest``, then each level ``ratio`` times the one before (rounded up), the last
+        one ``longest``. Padding then costs at most ``ratio - 1`` of the frames."""
         if not ratio > 1 or shortest < 1 or longest < shortest:
             raise ConfigError(f"a geometric length grid needs ratio > 1 and 1 <= shortest <= longest, "
                               f"got ratio {ratio}, shortest {shortest}, longest {longest}")
         levels = [int(shortest)]
         while levels[-1] < longest:
-            levels.append(max(levels[-1] + 1, int(np.ceil(levels[-1] * ratio))))
+            levels.append(min(int(longest), max(levels[-1] + 1, int(np.ceil(levels[-1] * ratio)))))
         return cls(levels)
 
     @classmethod

@@ -46,6 +46,11 @@ class VerificationEvalConfig:
     cohort_utterances: int = 3        # utterances averaged per cohort speaker
     top_k: int = 300                  # AS-norm: the k best cohort scores of each side
     max_seconds: float = 0.0          # crop evaluation audio to this length; 0 = full utterances
+    # embeddings in batches padded to a few lengths (static graphs; padding changes nothing):
+    batch_seconds: float = 60.0       # padded audio per batch; 0 = one utterance at a time through
+    #                                   the dynamic-length graph (host-side shape work every call)
+    bucket_ratio: float = 1.25        # padded lengths: a geometric grid from 1 s with this ratio
+    bucket_max_seconds: float = 30.0  # longer utterances go one at a time (dynamic-length graph)
     det_curve: bool = True
     baseline: bool = False            # also score the naive baseline (cosine of mean log-mel)
 
@@ -164,9 +169,10 @@ class EcapaRecipe(Recipe):
         return _loss_net_class()(network, head, self.loss_factory(**cfg.loss))
 
     # --------------------------------------------------------------------------- evaluation
-    def evaluate(self, network, cfg, out_dir, progress=True, cache_key=''):
+    def evaluate(self, network, cfg, out_dir, progress=True, cache_key='', rank=0, world=1):
         from .evaluate import evaluate_verification
-        return evaluate_verification(self, network, cfg, out_dir, progress=progress, cache_key=cache_key)
+        return evaluate_verification(self, network, cfg, out_dir, progress=progress, cache_key=cache_key,
+                                     rank=rank, world=world)
 
     def format_metrics(self, metrics):
         """The published zoo's line (``EER = x.xx%``) and the minDCF values."""

@@ -56,9 +56,13 @@ class Recipe:
         """The training dataset (``__len__``, ``make_batch(indices, rng)``)."""
         raise NotImplementedError
 
-    def evaluate(self, network, cfg, out_dir, progress=True, cache_key=''):
+    def evaluate(self, network, cfg, out_dir, progress=True, cache_key='', rank=0, world=1):
         """Evaluate ``network`` (in inference mode); returns a dict of metrics, writes files to
-        ``out_dir``. ``cache_key`` identifies the weights, so that cached work can be reused."""
+        ``out_dir``. ``cache_key`` identifies the weights, so that cached work can be reused.
+
+        Called on every data-parallel rank: a recipe may share the work out
+        (:func:`src.distributed.shard`, :func:`src.distributed.gather_to_rank0`); rank 0 returns
+        the metrics and writes the files, the other ranks return {}."""
         raise NotImplementedError
 
     def format_metrics(self, metrics):

@@ -33,12 +33,12 @@ def test_random_batches_are_the_fixed_size_slices_of_the_epoch_permutation():
 
 
 def test_geometric_grid_and_multiples():
-    assert GRID.levels == [10, 13, 17, 22, 28, 35, 44, 55, 69, 87, 109]
+    assert GRID.levels == [10, 13, 17, 22, 28, 35, 44, 55, 69, 87, 100]
     assert all(b / a <= 1.25 + 1 / a for a, b in zip(GRID.levels, GRID.levels[1:]))
     assert LengthGrid.multiples(8, 30).levels == [8, 16, 24, 32]
-    assert [GRID(v) for v in (1, 10, 11, 100, 109)] == [10, 10, 13, 109, 109]
-    with pytest.raises(DataError, match='above the longest pad length 109'):
-        GRID(110)
+    assert [GRID(v) for v in (1, 10, 11, 88, 100)] == [10, 10, 13, 100, 100]
+    with pytest.raises(DataError, match='above the longest pad length 100'):
+        GRID(101)
     with pytest.raises(ConfigError, match='increasing'):
         LengthGrid([4, 4, 8])
     with pytest.raises(ConfigError, match='ratio > 1'):
@@ -99,10 +99,10 @@ def test_a_plan_without_shuffling_keeps_every_item_once():
 
 
 def test_limits_are_checked():
-    with pytest.raises(DataError, match='1 items are longer than the longest pad length 109'):
+    with pytest.raises(DataError, match='1 items are longer than the longest pad length 100'):
         BucketBatches(np.array([5, 120, 30]), GRID, batch_size=1)
-    with pytest.raises(ConfigError, match='max_tokens 100 is below the longest pad length 109'):
-        BucketBatches(lengths(), GRID, max_tokens=100)
+    with pytest.raises(ConfigError, match='max_tokens 99 is below the longest pad length 100'):
+        BucketBatches(lengths(), GRID, max_tokens=99)
     with pytest.raises(ConfigError, match='batch_size or max_tokens'):
         BucketBatches(lengths(), GRID)
 
