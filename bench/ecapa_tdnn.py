@@ -11,7 +11,8 @@ least as fast):
 * ``infer_10s``: embedding of 10 s of audio (1 x 1001 x 80 fbank), model only, and with the fbank.
 * ``evaluation``: full-utterance embeddings (read + fbank + network) of ``--eval-utterances``
   files of 4-20 s (VoxCeleb1-like lengths, mean about 8 s), before (one at a time through the
-  dynamic-length graph) and after (padded batches of static graphs, ``eval.*`` defaults):
+  dynamic-length graph) and after (padded batches of static graphs, the ``eval.*`` defaults but
+  ``batch_min_utterances``, so that few files still go in batches):
   utterances per second and real-time factor (seconds per second of audio) of a second pass, and
   the first pass with its graph compilations. PyTorch's reference is its 10 s embedding with the
   fbank, one utterance at a time, per second of audio.

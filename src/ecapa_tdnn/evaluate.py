@@ -52,9 +52,10 @@ class EmbeddingExtractor:
     ``batch_seconds`` of padded audio per batch (:func:`~src.data.sampler.plan_bucket_batches`;
     the last, smaller batch is filled up with empty rows). The network runs them with
     ``pad_at_lengths``, so padding changes no embedding; in graph mode each batch shape is one
-    static graph, at most one per length of the grid. Longer utterances, and every one with
-    ``batch_seconds`` 0, run one at a time through one graph with a dynamic time axis (host-side
-    shape inference on every call). Features (with their mean normalisation) are computed on
+    static graph, at most one per length of the grid. Longer utterances, every one with
+    ``batch_seconds`` 0, and every one of fewer than ``batch_min_utterances`` files run one at a
+    time through one graph with a dynamic time axis (host-side shape inference on every call,
+    but a single graph to compile). Features (with their mean normalisation) are computed on
     each utterance alone, before padding.
 
     Called with ``rank, world``, each rank embeds its share of the files
@@ -62,13 +63,13 @@ class EmbeddingExtractor:
     """
 
     def __init__(self, network, fbank, sample_rate, on_rate_mismatch='resample', max_seconds=0.0,
-                 batch_seconds=0.0, bucket_ratio=1.25, bucket_max_seconds=30.0):
+                 batch_seconds=0.0, bucket_ratio=1.25, bucket_max_seconds=30.0, batch_min_utterances=0):
         import mindspore as ms
         self.network, self.fbank, self.sample_rate = network, fbank, sample_rate
         self.on_rate_mismatch = on_rate_mismatch
         self.max_samples = int(max_seconds * sample_rate) if max_seconds else None
         self.batch_frames = fbank.num_frames(batch_seconds * sample_rate) if batch_seconds else 0
-        self.bucket_ratio = bucket_ratio
+        self.bucket_ratio, self.batch_min_utterances = bucket_ratio, batch_min_utterances
         self.longest_batched = fbank.num_frames(bucket_max_seconds * sample_rate)
         self.graph_mode = ms.get_context('mode') == ms.GRAPH_MODE
         self.dynamic_inputs_set = False
@@ -95,7 +96,7 @@ class EmbeddingExtractor:
         and the indices of those embedded one at a time."""
         from ..data.sampler import LengthGrid, plan_bucket_batches
         frames = np.asarray(frames)
-        if not self.batch_frames:
+        if not self.batch_frames or len(frames) < self.batch_min_utterances:
             return [], np.arange(len(frames))
         batched = np.flatnonzero(frames <= self.longest_batched)
         alone = np.flatnonzero(frames > self.longest_batched)
@@ -223,7 +224,8 @@ def evaluate_verification(recipe, network, cfg, out_dir, progress=True, cache_ke
     index = {u: i for i, u in enumerate(utts)}
 
     extractor = EmbeddingExtractor(network, recipe.fbank(cfg), d.sample_rate, d.on_rate_mismatch,
-                                   e.max_seconds, e.batch_seconds, e.bucket_ratio, e.bucket_max_seconds)
+                                   e.max_seconds, e.batch_seconds, e.bucket_ratio, e.bucket_max_seconds,
+                                   e.batch_min_utterances)
     cache = os.path.join(out_dir, 'embeddings.npz')
     # everything the embeddings depend on: the weights, the files, and how they were read
     key = json.dumps({'weights': cache_key, 'root': os.path.abspath(d.eval_audio_root),

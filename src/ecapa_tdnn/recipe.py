@@ -51,6 +51,8 @@ class VerificationEvalConfig:
     #                                   the dynamic-length graph (host-side shape work every call)
     bucket_ratio: float = 1.25        # padded lengths: a geometric grid from 1 s with this ratio
     bucket_max_seconds: float = 30.0  # longer utterances go one at a time (dynamic-length graph)
+    batch_min_utterances: int = 200   # fewer files (per rank) go one at a time: compiling the batch
+    #                                   graphs (seconds each on CPU) would cost more than it saves
     det_curve: bool = True
     baseline: bool = False            # also score the naive baseline (cosine of mean log-mel)
 

@@ -37,7 +37,7 @@ def network():
 def config(demo, **evaluation):
     return build_config({'model': {'name': 'ecapa_tdnn', 'args': ONE_BLOCK},
                          'data': {'trials': demo['trials'], 'eval_audio_root': demo['audio_root']},
-                         'eval': dict({'det_curve': False}, **evaluation)})
+                         'eval': dict({'det_curve': False, 'batch_min_utterances': 0}, **evaluation)})
 
 
 def paths_of(demo):
@@ -84,6 +84,10 @@ def test_padded_batches_in_graph_mode_equal_the_dynamic_one_at_a_time_path(demo,
     assert {shape[1] for shape in spy.shapes} <= set(levels)
     assert len(set(spy.shapes)) == len({shape[1] for shape in spy.shapes}) < len(set(frames))
     assert all(shape[0] == 401 // shape[1] for shape in spy.shapes)     # 4 s of padded frames
+    # a short list goes one at a time: one graph to compile, not one per batch shape
+    few = EmbeddingExtractor(network, fbank, 16000, batch_seconds=4.0, batch_min_utterances=len(paths) + 1)
+    batches, alone = few.plan(frames)
+    assert batches == [] and alone.tolist() == list(range(len(paths)))
 
 
 @pytest.fixture(scope='module')
