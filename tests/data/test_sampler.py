@@ -54,6 +54,9 @@ def test_bucket_batches_are_a_pure_function_of_seed_epoch_rank_and_world():
     assert as_lists(a.batches(2)) != as_lists(a.batches(3))                  # new order each epoch
     assert as_lists(BucketBatches(lens, GRID, batch_size=4, seed=2).batches(2)) != as_lists(a.batches(2))
     assert a.steps_per_epoch() == len(a.batches(0)) == len(a.batches(5))
+    # what a resumed run must match for the same order
+    assert a.describe() == b.describe() != BucketBatches(lens, GRID, max_tokens=400, seed=1).describe()
+    assert a.describe()['levels'] == GRID.levels and RandomBatches(9, 3).describe()['sampler'] == 'random'
 
 
 @pytest.mark.parametrize('kind', [dict(batch_size=4), dict(max_tokens=400)])
