@@ -6,7 +6,8 @@
 #       hccl_tools.py writes it), each with RANK_TABLE_FILE, RANK_SIZE (devices of all servers),
 #       RANK_ID and DEVICE_ID (from the table) set; run it on every server of the table
 #   bash scripts/run_distribute_train_ascend.sh msrun DEVICE_NUM CONFIG [train.py options ...]
-#       msrun starts DEVICE_NUM processes on this machine (no rank table needed)
+#       msrun starts DEVICE_NUM processes on this machine (no rank table needed); on several
+#       machines, with NODE_NUM, NODE_RANK and MASTER_ADDR set on each (NODE_NUM x DEVICE_NUM ranks)
 #
 # The script waits for every process and exits 1 if any of them failed.
 set -euo pipefail
@@ -19,17 +20,19 @@ usage: bash scripts/run_distribute_train_ascend.sh RANK_TABLE_FILE CONFIG [train
                    process per device of this server; RANK_SIZE = the devices of all servers.
                    With several servers, this one is the server_id that matches SERVER_ID (or
                    one of this host's addresses)
-  msrun DEVICE_NUM msrun --worker_num=DEVICE_NUM on this machine (an integer >= 1)
+  msrun DEVICE_NUM msrun with DEVICE_NUM workers on this machine (an integer >= 1)
   CONFIG           the recipe, e.g. configs/ecapa_tdnn/voxceleb.yaml; everything after it goes
                    to train.py as it is (--resume, --amp_level O2, section.key=value ...)
-environment: PYTHON (default python); SERVER_ID; MASTER_PORT (msrun, default 8118);
-  LOG_DIR (default runs/launch/distribute_ascend_<config name>_<date>_<time>): rank_<id>.log, or
-  msrun's worker_<n>.log
+environment: PYTHON (default python); SERVER_ID; msrun on several machines: NODE_NUM (default 1),
+  NODE_RANK (this machine, 0 .. NODE_NUM-1), MASTER_ADDR (machine 0's address, needed with
+  NODE_NUM > 1); MASTER_PORT (msrun, default 8118); LOG_DIR (default
+  runs/launch/distribute_ascend_<config name>_<date>_<time>[_node<k>]): rank_<id>.log, or msrun's
+  worker_<n>.log
 EOF
     exit 1
 }
 # shellcheck source=scripts/common.sh
-. "$(dirname "$0")/common.sh"    # bad_argument, config_argument, absolute, msrun_train
+. "$(dirname "$0")/common.sh"    # bad_argument, config_argument, absolute, check_nodes, node_log_name, msrun_train
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 [ $# -ge 1 ] || bad_argument "expected RANK_TABLE_FILE CONFIG, or msrun DEVICE_NUM CONFIG"
@@ -38,6 +41,7 @@ if [ "$1" = msrun ]; then
     [ $# -ge 2 ] || bad_argument "msrun needs DEVICE_NUM"
     device_num=$2
     [[ $device_num =~ ^[1-9][0-9]*$ ]] || bad_argument "DEVICE_NUM must be an integer >= 1, got '$device_num'"
+    check_nodes
     shift 2
 else
     launcher=rank_table
@@ -51,29 +55,9 @@ py=${PYTHON:-python}
 
 if [ "$launcher" = rank_table ]; then
     # first line: the devices of all servers (RANK_SIZE); then "device_id rank_id" per device
-    # of this server
-    if ! plan=$("$py" -c '
-import json, sys
-path, server_id, addresses = sys.argv[1], sys.argv[2], sys.argv[3].split()
-try:
-    with open(path) as f:
-        servers = json.load(f)["server_list"]
-    devices = [(s["server_id"], int(d["device_id"]), int(d["rank_id"])) for s in servers for d in s["device"]]
-except (ValueError, KeyError, TypeError) as err:
-    sys.exit(f"{path} is not a rank table (version 1.0: server_list[].device[].device_id, rank_id): {err!r}")
-if not devices:
-    sys.exit(f"{path} lists no devices")
-ids = {s["server_id"] for s in servers}
-here = server_id if server_id else next((a for a in addresses if a in ids), None)
-if len(ids) == 1 and not server_id:
-    here = next(iter(ids))
-if here not in ids:
-    sys.exit(f"{path} has servers {sorted(ids)}; set SERVER_ID to the one this is")
-print(len(devices))
-for server, device, rank in devices:
-    if server == here:
-        print(device, rank)
-' "$rank_table" "${SERVER_ID:-}" "$(hostname -I 2>/dev/null || true) $(hostname 2>/dev/null || true)"); then
+    # of this server (src/distributed.py rank_table_plan)
+    if ! plan=$(cd "$root" && "$py" -m src.distributed rank_table_plan "$rank_table" "${SERVER_ID:-}" \
+                "$(hostname -I 2>/dev/null || true) $(hostname 2>/dev/null || true)"); then
         bad_argument "cannot use the rank table $rank_table"
     fi
 fi
@@ -81,7 +65,11 @@ fi
 log_dir=${LOG_DIR:+$(absolute "$LOG_DIR")}     # the caller's folder, before cd
 cd "$root"
 name=$(basename "${config%.*}")
-log_dir=${log_dir:-runs/launch/distribute_ascend_${name}_$(date +%Y%m%d_%H%M%S)}
+default_log_dir=runs/launch/distribute_ascend_${name}_$(date +%Y%m%d_%H%M%S)
+if [ "$launcher" = msrun ]; then
+    default_log_dir=$(node_log_name "$default_log_dir")
+fi
+log_dir=${log_dir:-$default_log_dir}
 mkdir -p "$log_dir"
 log_dir=$(cd "$log_dir" && pwd)
 

@@ -30,7 +30,7 @@ SCRIPTS = ['run_infer_310.sh', 'run_standalone_train_ascend.sh', 'run_standalone
 CLEARED = ('PYTHON', 'LOG_DIR', 'OUT_DIR', 'INFER_APP', 'PRECISION_MODE', 'MS_WORKER_NUM', 'RANK_TABLE_FILE',
            'RANK_ID', 'RANK_SIZE', 'DEVICE_ID', 'SERVER_ID', 'DEVICE_TARGET', 'MINDSPORE_PATH',
            'ASCEND_HOME_PATH', 'OMPI_COMM_WORLD_SIZE', 'FAKE_EXIT', 'FAKE_FAIL_RANK', 'MASTER_PORT',
-           'VENV', 'RUN_DIR')
+           'VENV', 'RUN_DIR', 'MASTER_ADDR', 'NODE_NUM', 'NODE_RANK')
 
 
 def write_executable(path, text):
@@ -125,6 +125,9 @@ def bad_argument_cases(tmp):
     # server ids no host answers to (a host's own addresses pick its server)
     two_servers = rank_table(tmp / 'two.json', {'node-a.invalid': [(0, 0)], 'node-b.invalid': [(0, 1)]})
     one_server = rank_table(tmp / 'one.json', {'node-a.invalid': [(0, 0), (1, 1)]})
+    rank_twice = rank_table(tmp / 'twice.json', {'node-a.invalid': [(0, 0)], 'node-b.invalid': [(0, 0)]})
+    rank_gap = rank_table(tmp / 'gap.json', {'node-a.invalid': [(0, 0), (1, 2)]})
+    device_twice = rank_table(tmp / 'device.json', {'node-a.invalid': [(0, 0), (0, 1)]})
     ckpt = tmp / 'a.ckpt'
     ckpt.write_bytes(b'')
     data = tmp / 'data'
@@ -150,6 +153,16 @@ def bad_argument_cases(tmp):
         ('run_distribute_train_ascend.sh', ['msrun', '0'], {}, "DEVICE_NUM must be an integer >= 1, got '0'"),
         ('run_distribute_train_ascend.sh', ['msrun', 'two'], {}, "got 'two'"),
         ('run_distribute_train_ascend.sh', ['msrun', '2', 'train.epochs=1'], {}, "expected CONFIG"),
+        ('run_distribute_train_ascend.sh', [rank_twice, CONFIG], {'SERVER_ID': 'node-a.invalid'}, 'the rank ids must be 0 .. 1'),
+        ('run_distribute_train_ascend.sh', [rank_gap, CONFIG], {}, 'got [0, 2]'),
+        ('run_distribute_train_ascend.sh', [device_twice, CONFIG], {}, 'device 0 of server node-a.invalid is listed twice'),
+        ('run_distribute_train_ascend.sh', ['msrun', '2'], {'NODE_NUM': '2', 'NODE_RANK': '1'}, 'need MASTER_ADDR'),
+        ('run_distribute_train_gpu.sh', ['2'], {'NODE_NUM': '0'}, "NODE_NUM must be an integer >= 1, got '0'"),
+        ('run_distribute_train_gpu.sh', ['2'], {'NODE_NUM': 'two'}, "got 'two'"),
+        ('run_distribute_train_gpu.sh', ['2'], {'NODE_NUM': '2', 'NODE_RANK': '2', 'MASTER_ADDR': '10.0.0.1'},
+         "NODE_RANK must be an integer in 0 .. 1 (NODE_NUM=2), got '2'"),
+        ('run_distribute_train_gpu.sh', ['2'], {'NODE_RANK': '-1'}, "got '-1'"),
+        ('run_distribute_train_gpu.sh', ['2'], {'MASTER_PORT': '80x'}, "MASTER_PORT must be a port number, got '80x'"),
         ('run_distribute_train_gpu.sh', [], {}, 'expected DEVICE_NUM'),
         ('run_distribute_train_gpu.sh', ['0'], {}, "got '0'"),
         ('run_distribute_train_gpu.sh', ['2'], {}, 'expected CONFIG'),
@@ -300,6 +313,13 @@ def test_msrun_launch(fakes, tmp_path, script, args, target):
                             '--master_addr=127.0.0.1', '--master_port=9000', f'--log_dir={logs}', '--join=True',
                             'train.py', '--config', CONFIG, '--device_target', target, '--resume',
                             'train.batch_size=13']
+    # several machines: all workers, this machine's, its rank and machine 0's address
+    done = fakes.run(script, *args, CONFIG, LOG_DIR=str(logs), NODE_NUM='3', NODE_RANK='2',
+                     MASTER_ADDR='10.0.0.1')
+    assert done.returncode == 0, done.stderr
+    call = fakes.calls()[-1]
+    assert call['argv'][:7] == ['msrun', f'--worker_num={3 * int(workers)}', f'--local_worker_num={workers}',
+                                '--master_addr=10.0.0.1', '--master_port=8118', '--node_rank=2', f'--log_dir={logs}']
     # msrun's variables decide the ranks: no rank table may be left for MindSpore to pick up
     assert call['env']['RANK_TABLE_FILE'] is None and call['env']['RANK_SIZE'] is None
     assert call['cwd'] == ROOT

@@ -1,26 +1,22 @@
 """Deterministic, resumable, sharded batch loading with worker processes.
 
-Every batch is a pure function of ``(seed, epoch, step)``: the epoch's permutation comes from
-``(seed, epoch)`` and each batch's random numbers (crop positions, augmentation) from
-``(seed, epoch, step, rank)``. So the data order does not depend on the number of workers, and a
-resumed run starting at ``(epoch, step)`` sees exactly the batches the uninterrupted run would
-have seen. With data parallelism, rank ``r`` of ``world`` takes the ``r``-th slice of each global
-batch of ``batch_size * world`` items.
+Every batch is a pure function of ``(seed, epoch, step, rank)``: a batch sampler
+(:mod:`src.data.sampler`) picks each step's items from ``(seed, epoch)``, and each batch's random
+numbers (crop positions, augmentation) come from ``(seed, epoch, step, rank)``. So the data order
+does not depend on the number of workers, and a resumed run starting at ``(epoch, step)`` sees
+exactly the batches the uninterrupted run would have seen. The default sampler gives rank ``r``
+of ``world`` the ``r``-th slice of each global batch of ``batch_size * world`` random items.
 
 A dataset is any object with ``__len__`` and ``make_batch(indices, rng) -> dict`` of numpy
-arrays; it may report unreadable items it replaced under the key ``'_bad'`` (an int).
+arrays; with a sampler that pads (its batches have a ``pad_length``), ``make_batch(indices, rng,
+pad_length)``. It may report unreadable items it replaced under the key ``'_bad'`` (an int).
 """
 import multiprocessing as mp
 
 import numpy as np
 
 from ..errors import DataError
-
-
-def epoch_permutation(n, seed, epoch, shuffle=True):
-    if not shuffle:
-        return np.arange(n)
-    return np.random.default_rng([seed, epoch, 0x5EED]).permutation(n)
+from .sampler import RandomBatches
 
 
 def batch_rng(seed, epoch, step, rank):
@@ -34,8 +30,11 @@ class _Job:
         self.dataset = dataset
 
     def __call__(self, job):
-        indices, seed, epoch, step, rank = job
-        return self.dataset.make_batch(indices, batch_rng(seed, epoch, step, rank))
+        (indices, pad_length), seed, epoch, step, rank = job
+        rng = batch_rng(seed, epoch, step, rank)
+        if pad_length is None:
+            return self.dataset.make_batch(indices, rng)
+        return self.dataset.make_batch(indices, rng, pad_length=pad_length)
 
 
 class BatchLoader:
@@ -51,28 +50,29 @@ class BatchLoader:
         rank, world: this process's data-parallel rank and the number of ranks.
         max_bad_fraction: stop with a DataError when more than this fraction of the items seen
             so far were unreadable (checked once 50 items have been seen).
+        sampler: which items make each step (:mod:`src.data.sampler`, e.g. the recipe's
+            ``batch_sampler``); None: :class:`~src.data.sampler.RandomBatches` of ``batch_size``.
     """
 
     def __init__(self, dataset, batch_size, seed=0, shuffle=True, num_workers=0, prefetch=4,
-                 rank=0, world=1, max_bad_fraction=0.01, name='training data'):
-        self.dataset, self.batch_size, self.seed, self.shuffle = dataset, batch_size, seed, shuffle
+                 rank=0, world=1, max_bad_fraction=0.01, name='training data', sampler=None):
+        self.dataset, self.seed = dataset, seed
+        self.sampler = RandomBatches(len(dataset), batch_size, seed, shuffle) if sampler is None else sampler
         self.num_workers, self.prefetch = num_workers, max(1, prefetch)
         self.rank, self.world = rank, world
         self.max_bad_fraction, self.name = max_bad_fraction, name
         self.seen = self.bad = 0
         if self.steps_per_epoch() == 0:
             raise DataError(f"{name}: {len(dataset)} items are fewer than one global batch of "
-                            f"{batch_size * world}; lower train.batch_size or add data")
+                            f"{self.sampler.global_batch(world)}; lower train.batch_size or add data")
 
     def steps_per_epoch(self):
-        return len(self.dataset) // (self.batch_size * self.world)
+        return self.sampler.steps_per_epoch(self.world)
 
     def _jobs(self, epoch, start_step):
-        order = epoch_permutation(len(self.dataset), self.seed, epoch, self.shuffle)
-        global_batch = self.batch_size * self.world
-        for step in range(start_step, self.steps_per_epoch()):
-            lo = step * global_batch + self.rank * self.batch_size
-            yield order[lo:lo + self.batch_size], self.seed, epoch, step, self.rank
+        batches = self.sampler.batches(epoch, self.rank, self.world)
+        for step in range(start_step, len(batches)):
+            yield batches[step], self.seed, epoch, step, self.rank
 
     def epoch(self, epoch, start_step=0):
         """Yield the batches of ``epoch`` from ``start_step`` on."""

@@ -267,6 +267,9 @@ class VoxCelebTrainSet:
         speakers_json: ``speakers.json`` of :func:`prepare_voxceleb`.
         crop_seconds: crop length in seconds, fixed (a number) or drawn per batch uniformly
             from ``(low, high)``.
+        crop_step_seconds: the drawn lengths are ``low`` plus whole multiples of this (0 = any
+            number of samples). In graph mode every length is a graph to compile: 2-3 s in
+            0.1 s steps are 11 graphs instead of about a hundred.
         sample_rate: Hz; every file must have it.
         augmenter: optional ``augmenter(wave, rng) -> wave`` (e.g. ``src.audio.Augmenter``).
         fbank: feature extractor ``fbank(wave) -> (frames, n_mels)``; default ``Fbank()``.
@@ -278,7 +281,7 @@ class VoxCelebTrainSet:
     """
 
     def __init__(self, manifest, speakers_json, crop_seconds=(2.0, 3.0), sample_rate=16000,
-                 augmenter=None, fbank=None, exclude=()):
+                 augmenter=None, fbank=None, crop_step_seconds=0.0, exclude=()):
         rows = read_table(manifest, MANIFEST_COLUMNS)
         if exclude:                   # held out for validation (src/ecapa_tdnn/validation.py)
             rows = [row for row in rows if row['path'] not in exclude]
@@ -291,7 +294,10 @@ class VoxCelebTrainSet:
                      else tuple(crop_seconds))
         if not 0 < low <= high:
             raise ConfigError(f'crop_seconds must be positive with low <= high, got {crop_seconds}')
+        if crop_step_seconds < 0:
+            raise ConfigError(f'crop_step_seconds must be >= 0 (0 = any length), got {crop_step_seconds}')
         self.crop_range = (int(round(low * sample_rate)), int(round(high * sample_rate)))
+        self.crop_step = int(round(crop_step_seconds * sample_rate))
         self.sample_rate = int(sample_rate)
         self.speakers = speakers
         self.paths = [row['path'] for row in rows]
@@ -310,9 +316,12 @@ class VoxCelebTrainSet:
         return len(self.speakers)
 
     def draw_num_samples(self, rng):
-        """One crop length in samples, uniform over ``crop_seconds`` (for one batch)."""
+        """One crop length in samples, uniform over ``crop_seconds`` in steps of
+        ``crop_step_seconds`` (for one batch)."""
         low, high = self.crop_range
-        return int(rng.integers(low, high + 1))
+        if not self.crop_step:
+            return int(rng.integers(low, high + 1))
+        return low + self.crop_step * int(rng.integers(0, (high - low) // self.crop_step + 1))
 
     def get(self, index, rng, num_samples):
         """Features of a random crop of utterance ``index``.

@@ -8,6 +8,7 @@ Files written to the output directory::
     det_<list>.png     DET curve
     metrics.json       all metrics
 """
+import functools
 import hashlib
 import json
 import os
@@ -24,30 +25,134 @@ def _progress(iterable, enabled, **kwargs):
     return progress(iterable, disable=None if enabled else True, **kwargs)
 
 
-class EmbeddingExtractor:
-    """Embeddings of audio files with ``network`` in inference mode (graph mode: one compiled
-    graph with a dynamic time axis serves every length)."""
+@functools.lru_cache(maxsize=1)
+def _padded_embedder(network):
+    """A cell running ``network`` on a padded batch with ``pad_at_lengths`` (what each
+    utterance gets alone). One per network: its compiled graphs serve every evaluation of a
+    training run (each costs seconds to compile on CPU)."""
+    from mindspore import nn
 
-    def __init__(self, network, fbank, sample_rate, on_rate_mismatch='resample', max_seconds=0.0):
+    class PaddedEmbedder(nn.Cell):
+        def __init__(self, network):
+            super().__init__()
+            self.network = network
+
+        def construct(self, feats, lengths):
+            """(batch, frames, n_mels), (batch,) exact relative lengths -> (batch, 1, lin_neurons)."""
+            return self.network(feats, lengths, True)
+
+    return PaddedEmbedder(network)
+
+
+class EmbeddingExtractor:
+    """Embeddings of audio files with ``network`` in inference mode.
+
+    Utterances up to ``bucket_max_seconds`` go in batches padded to a few lengths: a geometric
+    grid from 1 s with ratio ``bucket_ratio`` (:class:`~src.data.sampler.LengthGrid`), about
+    ``batch_seconds`` of padded audio per batch (:func:`~src.data.sampler.plan_bucket_batches`;
+    the last, smaller batch is filled up with empty rows). The network runs them with
+    ``pad_at_lengths``, so padding changes no embedding; in graph mode each batch shape is one
+    static graph, at most one per length of the grid. Longer utterances, every one with
+    ``batch_seconds`` 0, and every one of fewer than ``batch_min_utterances`` files run one at a
+    time through one graph with a dynamic time axis (host-side shape inference on every call,
+    but a single graph to compile). Features (with their mean normalisation) are computed on
+    each utterance alone, before padding.
+
+    Called with ``rank, world``, each rank embeds its share of the files
+    (:func:`src.distributed.shard`) and rank 0 receives them all.
+    """
+
+    def __init__(self, network, fbank, sample_rate, on_rate_mismatch='resample', max_seconds=0.0,
+                 batch_seconds=0.0, bucket_ratio=1.25, bucket_max_seconds=30.0, batch_min_utterances=0):
         import mindspore as ms
         self.network, self.fbank, self.sample_rate = network, fbank, sample_rate
         self.on_rate_mismatch = on_rate_mismatch
         self.max_samples = int(max_seconds * sample_rate) if max_seconds else None
+        self.batch_frames = fbank.num_frames(batch_seconds * sample_rate) if batch_seconds else 0
+        self.bucket_ratio, self.batch_min_utterances = bucket_ratio, batch_min_utterances
+        self.longest_batched = fbank.num_frames(bucket_max_seconds * sample_rate)
+        self.graph_mode = ms.get_context('mode') == ms.GRAPH_MODE
+        self.dynamic_inputs_set = False
         network.set_train(False)
-        if ms.get_context('mode') == ms.GRAPH_MODE:
-            network.set_inputs(ms.Tensor(shape=[1, None, fbank.n_mels], dtype=ms.float32))
+        self.padded = _padded_embedder(network)
 
     def wave(self, path):
         from ..audio import read_audio
         return read_audio(path, self.sample_rate, self.on_rate_mismatch, stop=self.max_samples)
 
-    def __call__(self, paths, progress=True, desc='embeddings'):
+    def num_frames(self, path):
+        """Frames of ``path``'s features, from its header (what :meth:`wave` reads)."""
+        from ..audio import audio_info
+        samples, rate = audio_info(path)
+        if self.max_samples:
+            samples = min(samples, self.max_samples)
+        if rate != self.sample_rate:        # read_audio resamples to ceil(n * to / from)
+            samples = -(-samples * self.sample_rate // rate)
+        return self.fbank.num_frames(samples)
+
+    def plan(self, frames):
+        """(batches, alone): ``(Batch, rows)`` pairs for the utterances up to
+        ``bucket_max_seconds`` (:class:`~src.data.sampler.Batch`, and the rows of its graph),
+        and the indices of those embedded one at a time."""
+        from ..data.sampler import LengthGrid, plan_bucket_batches
+        frames = np.asarray(frames)
+        if not self.batch_frames or len(frames) < self.batch_min_utterances:
+            return [], np.arange(len(frames))
+        batched = np.flatnonzero(frames <= self.longest_batched)
+        alone = np.flatnonzero(frames > self.longest_batched)
+        if not len(batched):
+            return [], alone
+        longest = int(frames[batched].max())
+        grid = LengthGrid.geometric(min(self.fbank.num_frames(self.sample_rate), longest), longest,
+                                    self.bucket_ratio)
+        sizes = [max(1, self.batch_frames // level) for level in grid.levels]
+        rows = dict(zip(grid.levels, sizes))
+        plan = plan_bucket_batches(frames[batched], grid, sizes, keep_remainder=True)
+        return [(b._replace(indices=batched[b.indices]), rows[b.pad_length]) for b in plan], alone
+
+    def embed_batch(self, feats, pad_length, rows=0):
+        """Embeddings (batch, lin_neurons) of a list of (frames, n_mels) features, padded to
+        ``pad_length`` (or to the longest, should a file hold more than its header said) and to
+        ``rows`` rows with empty ones (the batch shape of other batches: no graph of its own)."""
         import mindspore as ms
-        out = []
-        for path in _progress(paths, progress, desc=desc):
-            feats = self.fbank(self.wave(path))[None].astype(np.float32)
-            out.append(self.network(ms.Tensor(feats)).asnumpy().reshape(-1))
-        return np.stack(out).astype(np.float32)
+        from ..data.sampler import pad_batch
+        from .network import exact_relative_lengths
+        length = max(pad_length, max(len(f) for f in feats))
+        empty = [np.zeros((length, feats[0].shape[1]), np.float32)] * max(0, rows - len(feats))
+        padded, frames = pad_batch(list(feats) + empty, length)
+        lengths = exact_relative_lengths(frames, length)
+        out = self.padded(ms.Tensor(padded), ms.Tensor(lengths)).asnumpy()
+        return out.reshape(len(padded), -1)[:len(feats)]
+
+    def embed_alone(self, feats):
+        """The embedding (lin_neurons,) of one utterance's (frames, n_mels) features, through the
+        graph with a dynamic time axis."""
+        import mindspore as ms
+        if self.graph_mode and not self.dynamic_inputs_set:
+            self.network.set_inputs(ms.Tensor(shape=[1, None, self.fbank.n_mels], dtype=ms.float32))
+            self.dynamic_inputs_set = True
+        return self.network(ms.Tensor(feats[None])).asnumpy().reshape(-1)
+
+    def __call__(self, paths, progress=True, desc='embeddings', rank=0, world=1):
+        """(files, lin_neurons) float32 embeddings of ``paths`` on rank 0 (None on the others)."""
+        from ..distributed import gather_to_rank0, shard
+        mine = [paths[i] for i in shard(len(paths), rank, world)]
+        out = np.zeros((len(mine), self.network.fc.out_channels), np.float32)
+        batches, alone = self.plan([self.num_frames(p) for p in mine])
+        bar = _progress(None, progress and rank == 0, total=len(mine), desc=desc)
+        for batch, rows in batches:
+            out[batch.indices] = self.embed_batch([self.features(mine[i]) for i in batch.indices],
+                                                  batch.pad_length, rows)
+            bar.update(len(batch.indices))
+        for i in alone:
+            out[i] = self.embed_alone(self.features(mine[i]))
+            bar.update(1)
+        bar.close()
+        return gather_to_rank0(out, rank, world)
+
+    def features(self, path):
+        """(frames, n_mels) float32 fbank of the file, mean-normalised over the utterance itself."""
+        return self.fbank(self.wave(path)).astype(np.float32)
 
 
 def l2_normalise(x):
@@ -70,8 +175,10 @@ def verification_metrics(scores, labels, p_targets=(0.01, 0.05)):
     return out
 
 
-def cohort_embeddings(extractor, manifest, num_speakers, per_speaker, seed=0, progress=True):
-    """One mean embedding per training speaker (AS-norm cohort), from a few utterances each."""
+def cohort_embeddings(extractor, manifest, num_speakers, per_speaker, seed=0, progress=True,
+                      rank=0, world=1):
+    """One mean embedding per training speaker (AS-norm cohort), from a few utterances each
+    (on rank 0; None on the others, which embed their share)."""
     from ..data.manifest import read_table
     from .dataset import MANIFEST_COLUMNS
     rows = read_table(manifest, MANIFEST_COLUMNS)
@@ -88,17 +195,24 @@ def cohort_embeddings(extractor, manifest, num_speakers, per_speaker, seed=0, pr
         for f in rng.choice(files, min(per_speaker, len(files)), replace=False):
             paths.append(f)
             owner.append(s)
-    emb = l2_normalise(extractor(paths, progress, desc='cohort'))
+    emb = extractor(paths, progress, desc='cohort', rank=rank, world=world)
+    if emb is None:
+        return None
+    emb = l2_normalise(emb)
     owner = np.asarray(owner)
     return np.stack([emb[owner == s].mean(0) for s in speakers])
 
 
 def evaluate_verification(recipe, network, cfg, out_dir, progress=True, cache_key='', trials=None,
-                          audio_root=None, extra=True):
+                          audio_root=None, extra=True, rank=0, world=1):
     """Evaluate on ``trials`` (default ``cfg.data.trials``, the test list) under ``audio_root``
     (default ``cfg.data.eval_audio_root``), plus ``cfg.eval.extra_trials`` when ``extra``;
     returns the main list's metrics (extra lists prefixed by their file name) and writes the
-    files listed in the module docstring."""
+    files listed in the module docstring.
+
+    Every rank calls it: each embeds its share of the files, rank 0 scores them and returns the
+    metrics, the others return {}. The embeddings cache is used by a single process only (the
+    other ranks may not see rank 0's files)."""
     from ..metrics.plots import plot_det
     from .dataset import read_trials
 
@@ -107,28 +221,31 @@ def evaluate_verification(recipe, network, cfg, out_dir, progress=True, cache_ke
     root = d.eval_audio_root if audio_root is None else audio_root
     if not main_list:
         raise DataError("data.trials is empty: set it to a VoxCeleb1 trial list (veri_test2.txt format)")
-    os.makedirs(out_dir, exist_ok=True)
     lists = [main_list] + (list(e.extra_trials) if extra else [])
     trial_sets = [read_trials(path, root, check_files=True) for path in lists]
     utts = sorted({u for trials in trial_sets for _, a, b in trials for u in (a, b)})
     index = {u: i for i, u in enumerate(utts)}
 
     extractor = EmbeddingExtractor(network, recipe.fbank(cfg), d.sample_rate, d.on_rate_mismatch,
-                                   e.max_seconds)
+                                   e.max_seconds, e.batch_seconds, e.bucket_ratio, e.bucket_max_seconds,
+                                   e.batch_min_utterances)
     cache = os.path.join(out_dir, 'embeddings.npz')
     # everything the embeddings depend on: the weights, the files, and how they were read
     key = json.dumps({'weights': cache_key, 'root': os.path.abspath(root),
                       'utts': hashlib.sha1('\n'.join(utts).encode()).hexdigest(),
                       'max_s': e.max_seconds, 'rate': d.sample_rate, 'on_rate': d.on_rate_mismatch,
                       'fbank': recipe.fbank(cfg).to_dict()}, sort_keys=True)
+    use_cache = bool(cache_key) and world == 1
     embeddings = None
-    if cache_key and os.path.exists(cache):
+    if use_cache and os.path.exists(cache):
         z = np.load(cache)
         if str(z['key']) == key and list(z['utts']) == utts:
             embeddings = z['embeddings']
     if embeddings is None:
-        embeddings = extractor([os.path.join(root, u) for u in utts], progress)
-        if cache_key:
+        embeddings = extractor([os.path.join(root, u) for u in utts], progress,
+                               rank=rank, world=world)
+        if use_cache:
+            os.makedirs(out_dir, exist_ok=True)
             tmp = cache + '.tmp.npz'
             np.savez(tmp, key=key, utts=np.asarray(utts), embeddings=embeddings)
             os.replace(tmp, cache)
@@ -136,7 +253,10 @@ def evaluate_verification(recipe, network, cfg, out_dir, progress=True, cache_ke
     cohort = None
     if e.as_norm:
         cohort = cohort_embeddings(extractor, d.train_manifest, e.cohort_speakers,
-                                   e.cohort_utterances, cfg.train.seed, progress)
+                                   e.cohort_utterances, cfg.train.seed, progress, rank, world)
+    if rank != 0:
+        return {}
+    os.makedirs(out_dir, exist_ok=True)
     results = {}
     for path, trials in zip(lists, trial_sets):
         name = os.path.splitext(os.path.basename(path))[0]

@@ -16,11 +16,17 @@ Every convolution pads "same" by reflection the way speechbrain does: ``dilation
 frames on each side. BatchNorm uses eps 1e-5 and PyTorch's momentum 0.1 (MindSpore's 0.9).
 Relative lengths mask padded frames in the squeeze-excitation means and in the pooling, as
 speechbrain's ``length_to_mask(lengths * L)``: frame ``t`` counts when ``t < lengths * L`` in
-float32, no rounding.
+float32, no rounding. As in speechbrain, the convolutions still see the padded frames, so a padded
+utterance's embedding differs a little from the one it gets alone (frames within the receptive
+field of its end). ``pad_at_lengths=True`` makes them equal: every convolution then reflects at
+the utterance's own last frame, which is what batched evaluation over a few padded lengths needs.
 
 References: Desplanques et al., "ECAPA-TDNN: Emphasized Channel Attention, Propagation and
 Aggregation in TDNN Based Speaker Verification", Interspeech 2020 (arXiv:2005.07143).
 """
+import numpy as np
+
+import mindspore as ms
 from mindspore import nn, ops
 
 from src.errors import ConfigError
@@ -71,6 +77,46 @@ def length_mask(lengths, x):
     return ops.cast(position - 1 < limit, x.dtype)
 
 
+def exact_relative_lengths(frames, total):
+    """Relative lengths that mark exactly ``frames`` of ``total`` frames as valid.
+
+    speechbrain's ``frames / total`` can mark one frame more: the mask is ``t < lengths * total``
+    in float32, and 15 / 50 * 50 is 15.000001 there. Half a frame less is exact for any length.
+
+    Args:
+        frames: (batch,) valid frames per utterance (numpy), each in [1, total].
+        total: the padded length.
+
+    Returns:
+        float32 numpy (batch,).
+    """
+    return ((np.asarray(frames, np.float64) - 0.5) / total).astype(np.float32)
+
+
+def reflect_at_lengths(x, frames, pad):
+    """``x`` extended by ``pad`` frames, with each utterance mirrored about its own last frame.
+
+    A convolution with reflect padding of ``pad`` then gives, on every valid frame, what it gives
+    on the utterance alone: frame ``L + j`` holds ``x[L - 2 - j]`` (``L`` = ``frames``) where
+    reflect padding of ``x[:, :, :L]`` puts it. Frames beyond are filler.
+
+    Args:
+        x: (batch, channels, time).
+        frames: (batch, 1, 1) float, the valid frames of each utterance (whole numbers >= 1).
+        pad: the convolution's padding on each side (a Python int < time).
+
+    Returns:
+        (batch, channels, time + pad).
+    """
+    ones = ops.ones_like(ops.stop_gradient(x[:1, :1, :]))                 # (1, 1, T)
+    position = ops.cumsum(ops.concat((ones, ones[:, :, :pad]), 2), 2) - 1  # (1, 1, T + pad): 0 ..
+    last = frames - 1                                                      # (N, 1, 1)
+    mirrored = ops.maximum(2 * last - position, 0)
+    index = ops.cast(ops.select(position <= last, ops.broadcast_to(position, mirrored.shape), mirrored),
+                     ms.int32)                                             # (N, 1, T + pad)
+    return ops.gather(x, index.reshape(index.shape[0], -1), 2, batch_dims=1)
+
+
 def sum_over_time(x, weights=None):
     """Sum of ``x`` over its last axis, optionally weighted per frame, as a matrix product.
 
@@ -106,10 +152,15 @@ class TdnnBlock(nn.Cell):
         super().__init__()
         self.conv = ecapa_conv(in_channels, out_channels, kernel_size, dilation, groups)
         self.norm = batch_norm(out_channels)
+        self.pad = dilation * (kernel_size - 1) // 2
 
-    def construct(self, x):
-        """(batch, in_channels, time) -> (batch, out_channels, time)."""
-        return self.norm(ops.relu(self.conv(x)))
+    def construct(self, x, frames=None):
+        """(batch, in_channels, time), optional (batch, 1, 1) valid frames (reflect at each
+        utterance's end, :func:`reflect_at_lengths`) -> (batch, out_channels, time)."""
+        if frames is None or self.pad == 0:
+            return self.norm(ops.relu(self.conv(x)))
+        y = self.conv(reflect_at_lengths(x, frames, self.pad))
+        return self.norm(ops.relu(y[:, :, :x.shape[2]]))
 
 
 class Res2NetBlock(nn.Cell):
@@ -129,16 +180,16 @@ class Res2NetBlock(nn.Cell):
         self.blocks = nn.CellList([TdnnBlock(self.width, self.width, kernel_size, dilation)
                                    for _ in range(scale - 1)])
 
-    def construct(self, x):
-        """(batch, channels, time) -> (batch, channels, time)."""
+    def construct(self, x, frames=None):
+        """(batch, channels, time), optional (batch, 1, 1) valid frames -> (batch, channels, time)."""
         if not self.blocks:                       # scale 1: speechbrain returns the input
             return x
         # slices, not ops.split: that fails to compile when the time axis is dynamic
         width = self.width
-        y = self.blocks[0](x[:, width:2 * width])
+        y = self.blocks[0](x[:, width:2 * width], frames)
         outputs = [x[:, :width], y]
         for i in range(1, len(self.blocks)):
-            y = self.blocks[i](x[:, (i + 1) * width:(i + 2) * width] + y)
+            y = self.blocks[i](x[:, (i + 1) * width:(i + 2) * width] + y, frames)
             outputs.append(y)
         return ops.concat(outputs, 1)
 
@@ -176,10 +227,11 @@ class SERes2NetBlock(nn.Cell):
         if self.has_shortcut:
             self.shortcut = ecapa_conv(in_channels, out_channels, 1)
 
-    def construct(self, x, lengths=None):
-        """(batch, in_channels, time) -> (batch, out_channels, time)."""
+    def construct(self, x, lengths=None, frames=None):
+        """(batch, in_channels, time), optional (batch,) relative lengths and (batch, 1, 1) valid
+        frames -> (batch, out_channels, time)."""
         residual = self.shortcut(x) if self.has_shortcut else x
-        x = self.tdnn2(self.res2net_block(self.tdnn1(x)))
+        x = self.tdnn2(self.res2net_block(self.tdnn1(x), frames))
         return self.se_block(x, lengths) + residual
 
 
@@ -284,6 +336,9 @@ class EcapaTdnn(nn.Cell):
     Inputs:
         x: (batch, time, input_size) features.
         lengths: optional (batch,) relative lengths in (0, 1]; None = every frame counts.
+        pad_at_lengths: (needs ``lengths``) convolutions reflect at each utterance's own end, so
+            that a padded utterance gets the embedding it gets alone; pass lengths from
+            :func:`exact_relative_lengths`. False: speechbrain's batches (padding seen).
 
     Returns:
         (batch, 1, lin_neurons) embeddings.
@@ -316,15 +371,18 @@ class EcapaTdnn(nn.Cell):
         self.asp_bn = batch_norm(channels[-1] * 2)
         self.fc = ecapa_conv(channels[-1] * 2, lin_neurons, 1)
 
-    def construct(self, x, lengths=None):
+    def construct(self, x, lengths=None, pad_at_lengths=False):
         """(batch, time, input_size), optional (batch,) relative lengths -> (batch, 1, lin_neurons)."""
         x = ops.transpose(x, (0, 2, 1))                                 # (N, F, T)
-        x = self.blocks[0](x)
+        frames = None
+        if pad_at_lengths:
+            frames = length_mask(lengths, x).sum(2, keepdims=True)      # (N, 1, 1)
+        x = self.blocks[0](x, frames)
         outputs = []
         for i in range(1, len(self.blocks)):
-            x = self.blocks[i](x, lengths)
+            x = self.blocks[i](x, lengths, frames)
             outputs.append(x)
-        x = self.mfa(ops.concat(outputs, 1))                            # (N, C_last, T)
+        x = self.mfa(ops.concat(outputs, 1), frames)                    # (N, C_last, T)
         x = self.asp_bn(self.asp(x, lengths))                           # (N, 2 C_last, 1)
         x = self.fc(x)                                                  # (N, lin_neurons, 1)
         return ops.transpose(x, (0, 2, 1))

@@ -28,6 +28,8 @@ class VoxCelebDataConfig:
     sample_rate: int = 16000
     on_rate_mismatch: Literal['resample', 'error'] = 'resample'
     crop_seconds: tuple = (2.0, 3.0)  # training crop length range (one length per batch)
+    crop_step_seconds: float = 0.1   # crop lengths are the low end plus multiples of this: each
+    #                                  length is a compiled graph (2-3 s: 11); 0 = any sample count
     n_mels: int = 80
     musan: str = ''                  # MUSAN root ('' = no additive noise)
     rirs: str = ''                   # RIRS_NOISES root ('' = no reverberation)
@@ -51,6 +53,13 @@ class VerificationEvalConfig:
     cohort_utterances: int = 3        # utterances averaged per cohort speaker
     top_k: int = 300                  # AS-norm: the k best cohort scores of each side
     max_seconds: float = 0.0          # crop evaluation audio to this length; 0 = full utterances
+    # embeddings in batches padded to a few lengths (static graphs; padding changes nothing):
+    batch_seconds: float = 60.0       # padded audio per batch; 0 = one utterance at a time through
+    #                                   the dynamic-length graph (host-side shape work every call)
+    bucket_ratio: float = 1.25        # padded lengths: a geometric grid from 1 s with this ratio
+    bucket_max_seconds: float = 30.0  # longer utterances go one at a time (dynamic-length graph)
+    batch_min_utterances: int = 200   # fewer files (per rank) go one at a time: compiling the batch
+    #                                   graphs (seconds each on CPU) would cost more than it saves
     det_curve: bool = True
     baseline: bool = False            # also score the naive baseline (cosine of mean log-mel)
 
@@ -133,7 +142,7 @@ class EcapaRecipe(Recipe):
                                   sample_rate=d.sample_rate, prob=d.augment_prob, kinds=kinds)
         return VoxCelebTrainSet(d.train_manifest, d.speakers, crop_seconds=tuple(d.crop_seconds),
                                 sample_rate=d.sample_rate, augmenter=augmenter, fbank=self.fbank(cfg),
-                                exclude=held_out)
+                                crop_step_seconds=d.crop_step_seconds, exclude=held_out)
 
     def embedding_size(self, cfg):
         """The network's ``lin_neurons``: the config's, else the factory's default."""
@@ -157,8 +166,9 @@ class EcapaRecipe(Recipe):
             trials, root = validation_trials(cfg)
             return evaluate_verification(self, network, cfg, out_dir, progress=progress,
                                          cache_key=cache_key, trials=trials, audio_root=root,
-                                         extra=False)
-        return evaluate_verification(self, network, cfg, out_dir, progress=progress, cache_key=cache_key)
+                                         extra=False, rank=rank, world=world)
+        return evaluate_verification(self, network, cfg, out_dir, progress=progress, cache_key=cache_key,
+                                     rank=rank, world=world)
 
     def format_metrics(self, metrics):
         """The published zoo's line (``EER = x.xx%``) and the minDCF values."""

@@ -58,7 +58,6 @@ class Recipe:
     folds = None
     pretrained_prefix = ''    # model.pretrained must fill these parameters ('' = all) ...
     pretrained_heads = ()     # ... but these prefixes (e.g. a classifier of another size)
-    shards_evaluation = False   # evaluate() splits its work over the ranks (else rank 0 alone)
 
     @property
     def network_input_keys(self):
@@ -85,6 +84,14 @@ class Recipe:
     def build_network(self, cfg):
         """The network (what is exported and evaluated), from ``model.args``."""
         return self.network_factory(**cfg.model.args)
+
+    def batch_sampler(self, cfg, train_set):
+        """Which items make each training step (:mod:`src.data.sampler`): by default
+        ``train.batch_size`` random items per rank; recipes with items of varying length return
+        a :class:`~src.data.sampler.BucketBatches` (the dataset then pads to each batch's
+        ``pad_length``)."""
+        from ..data.sampler import RandomBatches
+        return RandomBatches(len(train_set), cfg.train.batch_size, seed=cfg.train.seed, shuffle=True)
 
     def build_loss_net(self, network, cfg, train_set):
         """A cell mapping the batch tensors (``batch_keys`` order) to a scalar loss. It must hold
@@ -118,12 +125,14 @@ class Recipe:
     def evaluate(self, network, cfg, out_dir, progress=True, cache_key='', split='test',
                  loss_net=None, rank=0, world=1):
         """Evaluate ``network`` (in inference mode) on ``split`` ('valid' or 'test'); returns a
-        dict of metrics (on rank 0; other ranks may return {}), writes files to ``out_dir``.
+        dict of metrics, writes files to ``out_dir``.
 
         ``cache_key`` identifies the weights, so that cached work can be reused; ``loss_net`` is
         the training loss network, for evaluations that need more than the network (wav2vec 2.0
-        pretraining validation needs the quantizer); ``rank``/``world``: recipes with
-        ``shards_evaluation`` split the work over the ranks and gather it on rank 0."""
+        pretraining validation needs the quantizer). Called on every data-parallel rank: a
+        recipe may share the work out (:func:`src.distributed.shard`,
+        :func:`src.distributed.gather_to_rank0`); rank 0 returns the metrics and writes the
+        files, the other ranks return {}."""
         raise NotImplementedError
 
     def format_metrics(self, metrics):

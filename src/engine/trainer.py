@@ -302,22 +302,21 @@ class Trainer:
     def evaluate(self, split='valid'):
         """Evaluate with the recipe on ``split`` ('valid' during training; 'test' for the final
         model of a cross-validation fold); logs the metrics and feeds validation results to the
-        schedule. Runs on every rank when the recipe shards its evaluation, else on rank 0."""
-        sharded = self.recipe.shards_evaluation and self.world > 1
-        metrics = {}
+        schedule. Runs on every rank (the recipe shares the work out); rank 0 logs."""
         name = f"{split}_epoch_{self.state['epoch']:03d}" if self.state['step_in_epoch'] == 0 \
             else f"{split}_step_{self.state['step']:07d}"
         out_dir = self.log.path('eval', name)
         self.last_eval_dir = out_dir
-        if self.rank == 0 or sharded:
-            self.network.set_train(False)
-            try:
-                metrics = self.recipe.evaluate(self.network, self.cfg, out_dir, split=split,
-                                               loss_net=self.loss_net, rank=self.rank,
-                                               world=self.world if sharded else 1) or {}
-            finally:
-                self.network.set_train(True)
-                self.loss_net.set_train(True)
+        # every rank evaluates its share (a long evaluation on rank 0 alone would stall the
+        # others' next all-reduce); rank 0 gets the metrics
+        self.network.set_train(False)
+        try:
+            metrics = self.recipe.evaluate(self.network, self.cfg, out_dir, split=split,
+                                           loss_net=self.loss_net, rank=self.rank,
+                                           world=self.world) or {}
+        finally:
+            self.network.set_train(True)
+            self.loss_net.set_train(True)
         value = None
         if self.rank == 0:
             self.log.record('eval', epoch=self.state['epoch'], step=self.state['step'], split=split,

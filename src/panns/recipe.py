@@ -193,19 +193,28 @@ class PannsRecipe(Recipe):
 
     def evaluate(self, network, cfg, out_dir, progress=True, cache_key='', split='test',
                  loss_net=None, rank=0, world=1):
+        """Accuracy on the held-out fold (``split='test'``) or the validation fold. Its clips
+        all have one length (``clip_seconds``), so the batches are static shapes already; each
+        rank classifies its share of the clips."""
         import mindspore as ms
+        from ..distributed import gather_to_rank0, shard
         from ..engine.trainer import progress as bar
         items, names = self._test_set(cfg, split)
         network.set_train(False)
         rng = np.random.default_rng(0)
         size = cfg.eval.batch_size
-        predictions, labels = [], []
-        for lo in bar(range(0, len(items), size), disable=None if progress else True, desc='clips'):
-            batch = items.make_batch(np.arange(lo, min(lo + size, len(items))), rng)
+        mine = shard(len(items), rank, world)
+        predictions, labels = [np.zeros(0, np.int64)], [np.zeros(0, np.int64)]
+        for lo in bar(range(0, len(mine), size), disable=None if progress and rank == 0 else True, desc='clips'):
+            batch = items.make_batch(mine[lo:lo + size], rng)
             logits = network(ms.Tensor(batch['waveform'])).asnumpy()
-            predictions.append(logits.argmax(1))
-            labels.append(batch['target'])
-        return self._report(np.concatenate(predictions), np.concatenate(labels), names, cfg, out_dir)
+            predictions.append(logits.argmax(1).astype(np.int64))
+            labels.append(np.asarray(batch['target'], np.int64))
+        results = gather_to_rank0({'predicted': np.concatenate(predictions), 'truth': np.concatenate(labels)},
+                                  rank, world)
+        if rank != 0:
+            return {}
+        return self._report(results['predicted'], results['truth'], names, cfg, out_dir)
 
     def _report(self, predicted, truth, names, cfg, out_dir):
         """Accuracy, per-class accuracy and the confusion matrix (metrics.json, PNG)."""

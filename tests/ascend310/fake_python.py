@@ -3,7 +3,8 @@
 Each call writes ``$FAKE_LOG/<time>_<pid>.json``: its arguments, working directory and the
 launcher variables of its environment. Then, by its arguments:
 
-    -c CODE ...                    the real interpreter runs it (the scripts read JSON that way)
+    -c CODE ..., -m src.distributed ...
+                                   the real interpreter runs it (the scripts read JSON that way)
     -m src.recipes ...             recorded, then the real interpreter runs it (the registry
                                    queries of run_demo.sh)
     -m pip show PACKAGE            prints ``Location: $FAKE_PIP_LOCATION`` (build.sh's look-up)
@@ -86,7 +87,7 @@ def postprocess(argv):
 
 def main():
     argv = sys.argv[1:]
-    if argv[:1] == ['-c']:
+    if argv[:1] == ['-c'] or argv[:2] == ['-m', 'src.distributed']:
         os.execv(sys.executable, [sys.executable] + argv)
     record(argv)
     if argv[:2] == ['-m', 'src.recipes']:

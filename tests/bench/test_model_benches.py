@@ -23,12 +23,20 @@ def test_panns_bench_reports_inference_and_ratios():
     assert summary['case'] == 'summary'
 
 
-def test_ecapa_bench_reports_a_train_step():
-    lines = bench('ecapa_tdnn.py', '--channels', '64', '--iters', '1', '--skip-data')
+def test_ecapa_bench_reports_a_train_step_and_evaluation_throughput():
+    lines = bench('ecapa_tdnn.py', '--channels', '64', '--iters', '1', '--skip-data', '--eval-utterances', '3')
     train = lines[0]
     assert train['case'] == 'train_step' and train['channels'] == 64 and train['params'] > 0
     assert 0 < train['min_s'] <= train['median_s']
     assert lines[1]['case'] == 'infer_10s' and lines[-1]['case'] == 'summary'
+    evaluation = lines[2]
+    assert evaluation['case'] == 'evaluation' and evaluation['utterances'] == 3 and evaluation['audio_s'] >= 12
+    before, after = evaluation['one_at_a_time'], evaluation['batched']
+    assert before['static_graphs'] == 0 and before['alone'] == 3
+    assert 1 <= after['static_graphs'] <= 3 and after['alone'] == 0
+    for case in (before, after):
+        assert case['utterances_per_s'] > 0 and case['rtf'] > 0 and case['first_pass_s'] > 0
+    assert evaluation['max_abs_difference'] < 1e-4            # the same embeddings either way
 
 
 def test_engine_bench_reports_the_frozen_and_accumulated_steps():

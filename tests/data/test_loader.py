@@ -45,3 +45,16 @@ def test_too_few_items_and_too_many_bad_items():
     loader = BatchLoader(Items(200, bad=1), 10, max_bad_fraction=0.05)
     with pytest.raises(DataError, match='unreadable'):
         collect(loader, 0)
+
+
+def test_the_recipes_default_sampler_is_the_loaders_default_batching():
+    """What the trainer gets from Recipe.batch_sampler unless a recipe overrides it."""
+    from src.config import build_config
+    from tests.engine.toy import register_toy
+    recipe = register_toy()
+    cfg = build_config({'model': {'name': 'toy_regression'}, 'train': {'batch_size': 4, 'seed': 3}})
+    sampler = recipe.batch_sampler(cfg, Items(42))
+    for rank in (0, 1):
+        default = BatchLoader(Items(42), 4, seed=3, rank=rank, world=2)
+        hooked = BatchLoader(Items(42), 4, seed=3, rank=rank, world=2, sampler=sampler)
+        assert collect(hooked, 2) == collect(default, 2) and len(collect(hooked, 2)) == 5

@@ -225,6 +225,30 @@ def test_short_files_wrap_around_and_batches_share_a_length(prepared, tmp_path):
     assert batch['_bad'] == 0
 
 
+@pytest.mark.parametrize('step, shapes', [(None, range(1, 12)), (0.25, range(1, 6)), (0.0, range(90, 102))])
+def test_training_crops_take_a_bounded_number_of_lengths(prepared, step, shapes):
+    """The recipe's training set (what the trainer batches) draws 2-3 s crops in 0.1 s steps by
+    default: at most 11 batch shapes, so graph mode compiles at most 11 train steps."""
+    from src.config import build_config
+    from src.recipes import get_recipe
+    manifest, speakers_json = prepared
+    data = {'train_manifest': manifest, 'speakers': speakers_json, 'crop_seconds': [2.0, 3.0]}
+    if step is not None:
+        data['crop_step_seconds'] = step
+    cfg = build_config({'model': {'name': 'ecapa_tdnn'}, 'data': data, 'train': {'eval_every': 0}})
+    train_set = get_recipe('ecapa_tdnn').train_set(cfg)
+    rng = np.random.default_rng(0)
+    samples = {train_set.items.draw_num_samples(rng) for _ in range(2000)}
+    assert min(samples) >= 32000 and max(samples) <= 48000
+    frames = {Fbank().num_frames(n) for n in samples}
+    assert len(frames) in shapes
+    if step:
+        assert all((n - 32000) % int(step * 16000) == 0 for n in samples)
+        assert len(samples) == len(shapes) and max(samples) == 48000     # every length is drawn
+    batch = train_set.make_batch(np.array([0, 1]), np.random.default_rng(1))
+    assert batch['feats'].shape[1] in frames
+
+
 def test_augmenter_gets_the_crop_and_the_rng(prepared):
     seen = []
 

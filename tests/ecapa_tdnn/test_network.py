@@ -9,7 +9,7 @@ import pytest
 import mindspore as ms
 from mindspore import nn
 
-from src.ecapa_tdnn.network import EcapaTdnn, length_mask
+from src.ecapa_tdnn.network import EcapaTdnn, exact_relative_lengths, length_mask
 from src.errors import ConfigError
 from tests.helpers import randomise_batch_norms
 
@@ -152,6 +152,27 @@ def test_lengths_change_only_the_shortened_utterances(tiny_net):
     masked = tiny_net(x, ms.Tensor(np.array([1.0, 0.6], np.float32))).asnumpy()
     np.testing.assert_allclose(masked[0], plain[0], rtol=1e-5, atol=1e-6)
     assert np.abs(masked[1] - plain[1]).max() > 1e-3
+
+
+def test_pad_at_lengths_gives_each_padded_utterance_its_embedding_alone():
+    """Batched evaluation pads utterances to a few lengths: with pad_at_lengths the convolutions
+    reflect at each utterance's own end, so padding changes nothing (speechbrain's batches, the
+    default, differ near the end by the receptive field). Lengths one and two frames short of the
+    padded length cover the mirror reaching past the padded end."""
+    net = eval_net(ONE_BLOCK, seed=4)
+    rng = np.random.default_rng(11)
+    frames, total = [60, 41, 23, 59, 58], 60
+    alone = [rng.standard_normal((1, n, 80)).astype(np.float32) for n in frames]
+    batch = ms.Tensor(np.concatenate([np.pad(x, ((0, 0), (0, total - x.shape[1]), (0, 0))) for x in alone]))
+    lengths = ms.Tensor(exact_relative_lengths(frames, total))
+    expected = np.concatenate([net(ms.Tensor(x)).asnumpy() for x in alone])
+    speechbrain = net(batch, lengths).asnumpy()
+    assert np.abs(speechbrain[1:3] - expected[1:3]).max() > 1e-4
+    for exact in (net(batch, lengths, True).asnumpy(), in_graph_mode(lambda: net(batch, lengths, True).asnumpy())):
+        np.testing.assert_allclose(exact, expected, rtol=1e-5, atol=1e-6)
+    # the relative lengths mark exactly the valid frames (15 / 50 in float32 marks 16)
+    mask = length_mask(ms.Tensor(exact_relative_lengths([15, 50, 1], 50)), ms.Tensor(np.zeros((3, 1, 50), np.float32)))
+    assert mask.asnumpy().sum(axis=(1, 2)).tolist() == [15, 50, 1]
 
 
 def test_length_mask_counts_frames_like_speechbrain_in_float32():
