@@ -17,8 +17,6 @@ import numpy as np
 
 from .errors import UserError
 
-import numpy as np
-
 LAUNCHER_VARIABLES = ('MS_WORKER_NUM', 'RANK_TABLE_FILE', 'OMPI_COMM_WORLD_SIZE')
 
 

@@ -5,6 +5,7 @@ the compiled train step over the epochs, logs, evaluates, checkpoints and resume
 behaviour lives in the recipe (:mod:`src.engine.recipe`), never here.
 """
 import itertools
+import json
 import math
 import os
 import time
@@ -75,7 +76,8 @@ class Trainer:
             self.loss_net = ms.amp.auto_mixed_precision(self.loss_net, tc.amp_level)
         self.loader = BatchLoader(self.train_set, tc.batch_size, seed=tc.seed, shuffle=True,
                                   num_workers=tc.num_workers, prefetch=tc.prefetch, rank=self.rank,
-                                  world=self.world, max_bad_fraction=tc.max_bad_fraction)
+                                  world=self.world, max_bad_fraction=tc.max_bad_fraction,
+                                  sampler=self.recipe.batch_sampler(cfg, self.train_set))
         self.accum = tc.accum_steps
         self.steps_per_epoch = self.loader.steps_per_epoch() // self.accum
         if self.steps_per_epoch == 0:
@@ -126,7 +128,8 @@ class Trainer:
     def _state(self):
         return dict(self.state, loss_scale=self.loss_scale.state_dict(),
                     schedule=self.schedule.state_dict(), world=self.world,
-                    batch_size=self.cfg.train.batch_size, seed=self.cfg.train.seed)
+                    batch_size=self.cfg.train.batch_size, seed=self.cfg.train.seed,
+                    accum_steps=self.accum, sampler=self.loader.sampler.describe())
 
     def save(self):
         if self.rank != 0:
@@ -141,7 +144,9 @@ class Trainer:
         path, state = found
         # the data order of a step depends on these: resuming with others is not a continuation
         for key, now in (('world', self.world), ('batch_size', self.cfg.train.batch_size),
-                         ('seed', self.cfg.train.seed)):
+                         ('seed', self.cfg.train.seed), ('accum_steps', self.accum),
+                         ('sampler', self.loader.sampler.describe())):
+            now = json.loads(json.dumps(now))      # as the checkpoint's JSON holds it
             if key in state and state[key] != now:
                 from ..errors import CheckpointError
                 raise CheckpointError(f"{path}: trained with {key} {state[key]}, this run has {now}; "
@@ -156,7 +161,6 @@ class Trainer:
     # ------------------------------------------------------------------------------ training
     def fit(self):
         """Train to the end; returns the final state dict (with the last evaluation)."""
-        import mindspore as ms
         cfg, tc = self.cfg, self.cfg.train
         if self.rank == 0:
             save_config(cfg, self.log.path('config.yaml'))

@@ -238,7 +238,7 @@ def test_training_crops_take_a_bounded_number_of_lengths(prepared, step, shapes)
     cfg = build_config({'model': {'name': 'ecapa_tdnn'}, 'data': data, 'train': {'eval_every': 0}})
     train_set = get_recipe('ecapa_tdnn').train_set(cfg)
     rng = np.random.default_rng(0)
-    samples = {train_set.items.draw_num_samples(rng) for _ in range(2000)}
+    samples = {train_set.draw_num_samples(rng) for _ in range(2000)}
     assert min(samples) >= 32000 and max(samples) <= 48000
     frames = {Fbank().num_frames(n) for n in samples}
     assert len(frames) in shapes

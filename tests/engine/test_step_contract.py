@@ -1,7 +1,6 @@
 """The step contract on the toy recipe: one learning-rate source, aux outputs, per-step inputs,
 gradient accumulation, parameter groups, training phases, metric directions, validation only."""
 import glob
-import inspect
 import json
 import os
 import re

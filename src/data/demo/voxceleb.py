@@ -6,7 +6,6 @@ import numpy as np
 
 from src.audio import write_audio
 from src.data.manifest import write_trials
-from src.errors import ConfigError
 
 from . import demo_corpus
 from .dsp import SAMPLE_RATE
@@ -43,42 +42,6 @@ def _write_speaker(folder, speaker_id, rng, videos, utterances, seconds, sample_
             write_audio(os.path.join(folder, relative), wave, sample_rate)
             written.append((video, relative))
     return written
-
-
-def _draw_trials(utterances, num_trials, rng):
-    """Balanced trials: targets from different videos of a speaker, non-targets across speakers.
-
-    Args:
-        utterances: list of ``(speaker, video, path)``.
-        num_trials: total; half targets (rounded down), the rest non-targets.
-        rng: ``np.random.Generator``.
-
-    Returns:
-        list of ``(label, enroll, test)`` in random order.
-    """
-    speaker = np.array([u[0] for u in utterances])
-    video = np.array([u[0] + '/' + u[1] for u in utterances])
-    first, second = np.triu_indices(len(utterances), k=1)
-    same_speaker = speaker[first] == speaker[second]
-    target = np.flatnonzero(same_speaker & (video[first] != video[second]))
-    nontarget = np.flatnonzero(~same_speaker)
-    num_target = num_trials // 2
-    num_nontarget = num_trials - num_target
-    if num_target > len(target) or num_nontarget > len(nontarget):
-        raise ConfigError(f'num_trials={num_trials} needs {num_target} target pairs from '
-                          f'different videos and {num_nontarget} non-target pairs; the test set '
-                          f'has {len(target)} and {len(nontarget)}: lower num_trials or add '
-                          'test speakers, videos or utterances')
-    chosen = np.concatenate([rng.choice(target, num_target, replace=False),
-                             rng.choice(nontarget, num_nontarget, replace=False)])
-    labels = np.concatenate([np.ones(num_target, int), np.zeros(num_nontarget, int)])
-    order = rng.permutation(len(chosen))
-    swap = rng.random(len(chosen)) < 0.5
-    trials = []
-    for k in order:
-        a, b = utterances[first[chosen[k]]][2], utterances[second[chosen[k]]][2]
-        trials.append((int(labels[k]),) + ((b, a) if swap[k] else (a, b)))
-    return trials
 
 
 def write_demo_lists(written, out_dir):
@@ -132,7 +95,9 @@ def make_voxceleb_demo(out_dir, seed=0, train_speakers=40, train_videos=8, train
                                           sample_rate):
             test.append((speaker_id, video, path))
     trials = os.path.join(vox1, 'veri_test2.txt')
-    write_trials(trials, _draw_trials(test, num_trials, np.random.default_rng([seed, 3])))
+    # the same drawing as the validation trials of a training run
+    from src.ecapa_tdnn.validation import draw_trials
+    write_trials(trials, draw_trials(test, num_trials, np.random.default_rng([seed, 3]), what='the test set'))
     return {'voxceleb2': vox2, 'voxceleb1': vox1, 'trials': trials,
             'audio_root': os.path.join(vox1, 'wav')}
 
