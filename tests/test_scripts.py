@@ -17,9 +17,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CONFIG = os.path.join(ROOT, 'configs', 'ecapa_tdnn', 'demo.yaml')
 TINY = ['model.args.channels=[16,16,16,16,48]', 'model.args.attention_channels=8',
         'model.args.se_channels=8', 'model.args.lin_neurons=16', 'train.batch_size=8',
-        'train.epochs=2', 'train.num_workers=1', 'train.eval_every=1', 'train.log_every=1',
-        'data.valid_utterances=2']
-SIZES = ['train_speakers=6', 'train_videos=2', 'train_utterances=3', 'test_speakers=4',
+        'train.epochs=2', 'train.num_workers=1', 'train.eval_every=1', 'train.log_every=1']
+SIZES = ['train_speakers=6', 'train_videos=2', 'train_utterances=2', 'test_speakers=4', 'valid_speakers=3',
          'test_videos=2', 'test_utterances=3', 'num_trials=40']
 
 
@@ -38,7 +37,8 @@ def demo(tmp_path_factory):
     run('preprocess.py', 'demo', '--out', str(out), '--size', *SIZES)
     data = [f'data.train_manifest={out}/lists/train.csv', f'data.speakers={out}/lists/speakers.json',
             f'data.trials={out}/voxceleb1/veri_test2.txt', f'data.eval_audio_root={out}/voxceleb1/wav',
-            f'data.musan={out}/musan', f'data.rirs={out}/RIRS_NOISES']
+            f'data.musan={out}/musan', f'data.rirs={out}/RIRS_NOISES',
+            f'data.valid_trials={out}/voxceleb1/valid_trials.txt', f'data.valid_audio_root={out}/voxceleb1/wav']
     return out, data
 
 
@@ -69,18 +69,19 @@ def test_train_stops_refuses_to_overwrite_and_resumes(trained):
     assert 'validation after epoch' in first
     assert 'pass --resume' in again
     with open(os.path.join(run_dir, 'checkpoints', 'latest.json')) as f:
-        assert json.load(f)['latest'] == 'step_00000006'    # 2 epochs x 3 steps (36 - 12 held out, batch 8)
+        assert json.load(f)['latest'] == 'step_00000006'    # 2 epochs x 3 steps (24 items, batch 8)
     for name in ('config.yaml', 'train_log.jsonl', 'eval_log.jsonl', 'plots/training_curves.png',
-                 'checkpoints/best.ckpt', 'valid_trials.txt'):
+                 'checkpoints/best.ckpt'):
         assert os.path.exists(os.path.join(run_dir, name)), name
 
 
-def test_eval_reports_the_test_trials_of_the_checkpoint_validation_picked(trained, evaluated):
+def test_eval_reports_the_test_trials_of_the_checkpoint_validation_picked(demo, trained, evaluated):
+    out, _ = demo
     run_dir, _, _, _ = trained
     metrics, printed = evaluated
     assert 'EER = ' in printed and 'naive baseline' in printed
     assert 0 <= metrics['eer'] <= 100 and metrics['trials'] == 40
-    # picked on the held-out training utterances, and eval.py says so
+    # picked on the validation trials, and eval.py says so
     assert 'checkpoint: best on validation (eer ' in printed
     eval_dir = os.path.join(run_dir, 'eval', 'best')
     for name in ('embeddings.npz', 'scores_veri_test2.txt', 'det_veri_test2.png', 'metrics.json'):
@@ -88,9 +89,15 @@ def test_eval_reports_the_test_trials_of_the_checkpoint_validation_picked(traine
     with open(os.path.join(eval_dir, 'scores_veri_test2.txt')) as f:
         assert len(f.readlines()) == 40
     # validation never saw the test trials' files
-    with open(os.path.join(run_dir, 'valid_trials.txt')) as f:
-        valid = {u for line in f for u in line.split()[1:]}
-    assert valid and not any('voxceleb1' in u for u in valid)
+    lists = {}
+    for name in ('valid_trials', 'veri_test2'):
+        with open(os.path.join(out, 'voxceleb1', f'{name}.txt')) as f:
+            lists[name] = {u for line in f for u in line.split()[1:]}
+    assert lists['valid_trials'] and lists['valid_trials'].isdisjoint(lists['veri_test2'])
+    validations = [json.loads(line) for line in open(os.path.join(run_dir, 'eval_log.jsonl'))]
+    with open(os.path.join(out, 'voxceleb1', 'valid_trials.txt')) as f:
+        count = len(f.readlines())
+    assert validations and all(v['split'] == 'valid' and v['trials'] == count for v in validations)
 
 
 def test_as_norm_scores_differ(trained, evaluated, tmp_path):

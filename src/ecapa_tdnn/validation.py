@@ -120,7 +120,7 @@ def validation_trials(cfg):
                           "data.valid_utterances")
     held = held_out_rows(read_table(d.train_manifest, MANIFEST_COLUMNS), d, cfg.train.seed)
     utterances = [(r['speaker'], os.path.basename(os.path.dirname(r['path'])), r['path']) for r in held]
-    num = min(d.valid_num_trials, _possible(utterances))
+    num = min(d.valid_num_trials, max_balanced_trials(utterances))
     trials = draw_trials(utterances, num, np.random.default_rng([cfg.train.seed, 0x7E57]),
                          what=f"the held-out validation set ({len(held)} utterances)")
     os.makedirs(cfg.run_dir or '.', exist_ok=True)
@@ -129,8 +129,9 @@ def validation_trials(cfg):
     return path, ''
 
 
-def _possible(utterances):
-    """The largest balanced trial count the utterances give (targets across videos)."""
+def max_balanced_trials(utterances):
+    """The largest balanced trial count that ``(speaker, video, path)`` utterances give
+    (targets across videos)."""
     speaker = np.array([u[0] for u in utterances])
     video = np.array([u[0] + '/' + u[1] for u in utterances])
     first, second = np.triu_indices(len(utterances), k=1)

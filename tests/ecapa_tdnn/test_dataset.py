@@ -23,7 +23,7 @@ from tests.helpers import ROOT
 
 TINY = dict(train_speakers=3, train_videos=2, train_utterances=2, train_seconds=(1.0, 1.5),
             test_speakers=2, test_videos=2, test_utterances=2, test_seconds=(1.0, 1.5),
-            num_trials=8)
+            num_trials=8, valid_speakers=0)
 
 
 @pytest.fixture(scope='module')

@@ -55,14 +55,19 @@ def write_demo_lists(written, out_dir):
 def make_voxceleb_demo(out_dir, seed=0, train_speakers=40, train_videos=8, train_utterances=4,
                        train_seconds=(1.5, 2.5), test_speakers=20, test_videos=4,
                        test_utterances=3, test_seconds=(3.0, 6.0), num_trials=2000,
-                       sample_rate=SAMPLE_RATE):
-    """A synthetic VoxCeleb: VoxCeleb2-dev-like training set, VoxCeleb1-like test set, trials.
+                       valid_speakers=10, num_valid_trials=400, sample_rate=SAMPLE_RATE):
+    """A synthetic VoxCeleb: VoxCeleb2-dev-like training set, VoxCeleb1-like test set, trials,
+    and a validation trial list among VoxCeleb1-dev-like speakers.
 
     Layout under ``out_dir``:
     ``voxceleb2/dev/wav/id0NNNN/<video>/NNNNN.wav`` (training speakers ``id00001`` ...),
-    ``voxceleb1/wav/id1NNNN/<video>/NNNNN.wav`` (test speakers ``id10270`` ..., disjoint) and
-    ``voxceleb1/veri_test2.txt``. 16-bit mono wav files. Each speaker has a random stream of
-    its own, so changing the number of speakers leaves the other speakers' files unchanged.
+    ``voxceleb1/wav/id1NNNN/<video>/NNNNN.wav`` (test speakers ``id10270`` ..., and validation
+    speakers ``id10001`` ..., all disjoint), ``voxceleb1/veri_test2.txt`` and
+    ``voxceleb1/valid_trials.txt`` (what a training run validates on: VoxCeleb1's dev speakers
+    are disjoint from VoxCeleb2 dev and from the VoxCeleb1-O test, so a trial list among them
+    selects checkpoints without touching the test). 16-bit mono wav files. Each speaker has a
+    random stream of its own, so changing the number of speakers leaves the other speakers'
+    files unchanged.
 
     Args:
         out_dir: destination folder.
@@ -73,6 +78,9 @@ def make_voxceleb_demo(out_dir, seed=0, train_speakers=40, train_videos=8, train
         test_speakers, test_videos, test_utterances: the same for the test set.
         test_seconds: (low, high) duration of the test utterances.
         num_trials: trials in ``veri_test2.txt`` (half of them target trials).
+        valid_speakers: validation speakers (with the test set's videos, utterances and
+            durations); 0 = no validation list.
+        num_valid_trials: trials in ``valid_trials.txt`` (at most what the speakers give).
         sample_rate: Hz.
 
     Returns:
@@ -96,8 +104,22 @@ def make_voxceleb_demo(out_dir, seed=0, train_speakers=40, train_videos=8, train
             test.append((speaker_id, video, path))
     trials = os.path.join(vox1, 'veri_test2.txt')
     # the same drawing as the validation trials of a training run
-    from src.ecapa_tdnn.validation import draw_trials
+    from src.ecapa_tdnn.validation import draw_trials, max_balanced_trials
     write_trials(trials, draw_trials(test, num_trials, np.random.default_rng([seed, 3]), what='the test set'))
-    return {'voxceleb2': vox2, 'voxceleb1': vox1, 'trials': trials,
-            'audio_root': os.path.join(vox1, 'wav')}
+    written = {'voxceleb2': vox2, 'voxceleb1': vox1, 'trials': trials,
+               'audio_root': os.path.join(vox1, 'wav')}
+    if valid_speakers:
+        valid = []
+        for index in range(valid_speakers):
+            rng = np.random.default_rng([seed, 4, index])
+            speaker_id = f'id{10001 + index:05d}'
+            for video, path in _write_speaker(os.path.join(vox1, 'wav'), speaker_id, rng,
+                                              test_videos, test_utterances, test_seconds,
+                                              sample_rate):
+                valid.append((speaker_id, video, path))
+        written['valid_trials'] = os.path.join(vox1, 'valid_trials.txt')
+        write_trials(written['valid_trials'],
+                     draw_trials(valid, min(num_valid_trials, max_balanced_trials(valid)),
+                                 np.random.default_rng([seed, 5]), what='the validation set'))
+    return written
 

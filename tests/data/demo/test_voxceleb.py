@@ -14,10 +14,10 @@ from tests.helpers import file_hashes
 
 TINY_VOX = dict(train_speakers=3, train_videos=2, train_utterances=2, train_seconds=(1.0, 1.5),
                 test_speakers=3, test_videos=2, test_utterances=2, test_seconds=(1.0, 1.5),
-                num_trials=12)
+                num_trials=12, valid_speakers=2)
 LAYOUT = re.compile(r'voxceleb2/dev/wav/id0\d{4}/[A-Za-z0-9_-]{11}/\d{5}\.wav'
                     r'|voxceleb1/wav/id1\d{4}/[A-Za-z0-9_-]{11}/\d{5}\.wav'
-                    r'|voxceleb1/veri_test2\.txt')
+                    r'|voxceleb1/(veri_test2|valid_trials)\.txt')
 corpus = corpus_fixture('voxceleb', **TINY_VOX)
 
 
@@ -25,11 +25,11 @@ def test_layout_matches_the_real_sets(corpus):
     files = layout_files(corpus, LAYOUT)
     vox2 = [p for p in files if p.startswith('voxceleb2/')]
     vox1 = [p for p in files if p.startswith('voxceleb1/wav/')]
-    assert len(vox2) == 3 * 2 * 2 and len(vox1) == 3 * 2 * 2
+    assert len(vox2) == 3 * 2 * 2 and len(vox1) == (3 + 2) * 2 * 2
     speakers2 = {p.split('/')[3] for p in vox2}
     speakers1 = {p.split('/')[2] for p in vox1}
     assert speakers2 == {'id00001', 'id00002', 'id00003'}
-    assert speakers1 == {'id10270', 'id10271', 'id10272'}
+    assert speakers1 == {'id10270', 'id10271', 'id10272', 'id10001', 'id10002'}
     assert len({p.split('/')[4] for p in vox2}) == 3 * 2                 # videos per speaker
     for path in vox2 + vox1:
         info = soundfile.info(str(corpus / path))
@@ -42,7 +42,7 @@ def test_same_seed_same_bytes_other_seed_other_bytes(corpus, tmp_path):
     assert file_hashes(tmp_path / 'again') == file_hashes(corpus)
     make_demo('voxceleb', tmp_path / 'other', seed=1, **TINY_VOX)
     other = {h for p, h in file_hashes(tmp_path / 'other').items() if p.endswith('.wav')}
-    assert len(other) == 24 and other.isdisjoint(file_hashes(corpus).values())
+    assert len(other) == 32 and other.isdisjoint(file_hashes(corpus).values())
     # Each speaker has its own stream: fewer speakers, the same files for those that remain.
     make_demo('voxceleb', tmp_path / 'fewer', **{**TINY_VOX, 'train_speakers': 2})
     fewer = file_hashes(tmp_path / 'fewer' / 'voxceleb2')
@@ -64,6 +64,15 @@ def test_trials_are_balanced_and_targets_cross_videos(corpus):
     with pytest.raises(ConfigError, match='lower num_trials'):
         make_demo('voxceleb', corpus / 'unused', **{**TINY_VOX, 'train_speakers': 0,
                                                     'num_trials': 30})
+
+
+def test_validation_trials_are_among_speakers_of_neither_training_nor_test(corpus):
+    audio_root = corpus / 'voxceleb1' / 'wav'
+    valid = read_trials(corpus / 'voxceleb1' / 'valid_trials.txt', audio_root=audio_root)
+    test = read_trials(corpus / 'voxceleb1' / 'veri_test2.txt', audio_root=audio_root)
+    speakers = lambda trials: {u.split('/')[0] for _, a, b in trials for u in (a, b)}   # noqa: E731
+    assert speakers(valid) == {'id10001', 'id10002'} and not speakers(valid) & speakers(test)
+    assert sum(label for label, _, _ in valid) * 2 == len(valid) > 0
 
 
 def test_one_speakers_files_vary_in_pitch(corpus):
