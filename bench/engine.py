@@ -79,7 +79,7 @@ def step_time(loss_net, trainable, inputs, iters, accumulate=1):
         def run():
             for half in halves:
                 micro(scale, *half)
-            apply(scale, lr, count).asnumpy()
+            apply(scale, lr, count, ms.Tensor(True)).asnumpy()
     return timed(run, 2, iters)[0]
 
 

@@ -264,9 +264,20 @@ class CheckpointManager:
         with open(path) as f:
             return json.load(f)['value']
 
+    def _best_metric(self):
+        path = self._path('best.json')
+        if not os.path.exists(path):
+            return None
+        with open(path) as f:
+            return json.load(f).get('metric')
+
     def update_best(self, ckpt_path, metric, value, state):
-        """Copy ``ckpt_path`` to ``best.ckpt`` if ``value`` beats the best so far; True if it did."""
+        """Copy ``ckpt_path`` to ``best.ckpt`` if ``value`` beats the best so far; True if it did.
+        A best kept under another metric (the run continued with another ``train.best_metric``)
+        is not compared with: the first value of the new metric replaces it."""
         best = self.best_value()
+        if best is not None and self._best_metric() not in (None, metric):
+            best = None
         if value is None or (isinstance(value, float) and np.isnan(value)):
             return False
         if best is not None and not (value < best if self.mode == 'min' else value > best):

@@ -234,8 +234,10 @@ def _check_ranges(cfg, where):
     if cfg.optim.lr < 0 or cfg.optim.weight_decay < 0 or cfg.optim.grad_clip < 0:
         raise ConfigError(f"{where}: optim.lr, optim.weight_decay and optim.grad_clip must be >= 0")
     for name, scale in cfg.optim.lr_scales.items():
-        if isinstance(scale, bool) or not isinstance(scale, (int, float)) or scale < 0:
+        scale = _coerce(float, scale, f"optim.lr_scales.{name}", where)   # YAML reads 1e-1 as text
+        if scale < 0:
             raise ConfigError(f"{where}: optim.lr_scales.{name} must be a number >= 0, got {scale!r}")
+        cfg.optim.lr_scales[name] = scale
     for name, until in cfg.train.freeze.items():
         if not (until == 'all' or (isinstance(until, int) and not isinstance(until, bool) and until >= 0)):
             raise ConfigError(f"{where}: train.freeze.{name} must be 'all' or a number of updates "

@@ -25,6 +25,9 @@ def test_keep_last_and_best(tmp_path):
     assert m.update_best(paths[2], 'eer', 4.0, {'step': 3})
     with open(tmp_path / 'best.json') as f:
         assert json.load(f) == {'metric': 'eer', 'value': 4.0, 'step': 3, 'epoch': None}
+    # the run goes on selecting by another metric: its first value is not compared with an EER
+    assert m.update_best(paths[2], 'min_dcf_0.01', 9.0, {'step': 3})
+    assert not m.update_best(paths[2], 'min_dcf_0.01', 9.5, {'step': 3})
 
 
 def test_crash_while_writing_keeps_the_previous_latest(tmp_path, monkeypatch):

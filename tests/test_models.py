@@ -74,6 +74,7 @@ def test_compiled_train_step_trains_what_is_not_frozen(name, graph_mode):
     changed = [p.name for p in trained if not np.allclose(before[p.name], p.asnumpy())]
     assert len(changed) > 0.8 * len(trained)
     frozen = [p for i, p in enumerate(params) if i not in phase.trainable]
+    assert bool(frozen) == bool(recipe.tiny_freeze)
     for p in frozen:
         np.testing.assert_array_equal(before[p.name], p.asnumpy(), err_msg=p.name)
 

@@ -88,6 +88,12 @@ class EcapaRecipe(Recipe):
     batch_keys = ('feats', 'labels')
     metrics = {'eer': 'min', 'min_dcf_0.01': 'min', 'min_dcf_0.05': 'min'}
     best_metric = 'eer'
+    # for train.freeze / optim.lr_scales: the first TDNN block, the SE-Res2Net blocks, the
+    # multi-layer aggregation + attentive pooling + embedding layer
+    parameter_sets = {'first_block': ('blocks.0.',),
+                      'res2net_blocks': ('blocks.1.', 'blocks.2.', 'blocks.3.'),
+                      'pooling_and_embedding': ('mfa.', 'asp.', 'asp_bn.', 'fc.')}
+    tiny_freeze = {'first_block': 'all'}
     curve_metrics = ('eer', 'baseline_eer')
     tiny_args = {'channels': (16, 16, 16, 16, 48), 'attention_channels': 8, 'se_channels': 8,
                  'res2net_scale': 4, 'lin_neurons': 16}

@@ -37,8 +37,11 @@ def resolve_parameter_set(name, parameters, named_sets):
         prefixes = (name,)
     else:
         prefixes = tuple('network.' + p for p in prefixes)
-    chosen = [p for p in parameters if any(p.name.startswith(pre) or
-                                           p.name.startswith('network.' + pre) for pre in prefixes)]
+    def under(name, prefix):       # 'blocks.1' is blocks.1.* (not blocks.10.*) or that name
+        return name == prefix or name.startswith(prefix if prefix.endswith('.') else prefix + '.')
+
+    chosen = [p for p in parameters if any(under(p.name, pre) or under(p.name, 'network.' + pre)
+                                           for pre in prefixes)]
     if not chosen:
         known = ', '.join(sorted(named_sets)) or 'none'
         raise ConfigError(f"parameter set {name!r} matches no trainable parameter (the model's "

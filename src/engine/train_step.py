@@ -53,7 +53,9 @@ class _ScaledGradients(nn.Cell):
 
 
 class _Finish(nn.Cell):
-    """All-reduce, unscale, finite check, clipping and (when finite) the update."""
+    """All-reduce, unscale, finite check, clipping and (when the gradients and the loss are
+    finite) the update. A NaN loss can come with finite gradients (a term that does not depend
+    on the weights); that update is skipped too."""
 
     def __init__(self, update, reducer, grad_clip):
         super().__init__(auto_prefix=False)
@@ -62,10 +64,10 @@ class _Finish(nn.Cell):
         self.grad_clip = float(grad_clip)
         self.hyper_map = ops.HyperMap()
 
-    def construct(self, grads, divisor, lr):
+    def construct(self, grads, divisor, lr, loss_ok):
         grads = self.reducer(grads)
         grads = self.hyper_map(ops.partial(_unscale, divisor), grads)
-        finite = ms.amp.all_finite(grads)
+        finite = ops.logical_and(ms.amp.all_finite(grads), loss_ok)
         if self.grad_clip > 0:
             grads = ops.clip_by_global_norm(grads, self.grad_clip)
         if finite:
@@ -93,7 +95,7 @@ class TrainStep(nn.Cell):
 
     def construct(self, scale, lr, *inputs):
         loss, aux, grads = self.gradients(scale, *inputs)
-        finite = self.finish(grads, scale, lr)
+        finite = self.finish(grads, scale, lr, ops.isfinite(loss))
         return loss, finite, aux
 
 
@@ -118,7 +120,8 @@ class AccumulateStep(nn.Cell):
 class ApplyAccumulated(nn.Cell):
     """The update from the accumulated gradients of ``count`` micro-batches; clears them.
 
-    ``construct(self, scale, lr, count)`` returns ``finite``.
+    ``construct(self, scale, lr, count, loss_ok)`` returns ``finite``; ``loss_ok`` (a bool
+    tensor) says whether every micro-batch's loss was finite.
     """
 
     def __init__(self, updater, accumulators, reducer, grad_clip=0.0):
@@ -127,9 +130,9 @@ class ApplyAccumulated(nn.Cell):
         self.finish = _Finish(updater, reducer, grad_clip)
         self.hyper_map = ops.HyperMap()
 
-    def construct(self, scale, lr, count):
+    def construct(self, scale, lr, count, loss_ok):
         grads = self.hyper_map(ops.identity, self.accumulators)
-        finite = self.finish(grads, scale * count, lr)
+        finite = self.finish(grads, scale * count, lr, loss_ok)
         cleared = self.hyper_map(_clear, self.accumulators)
         return ops.depend(finite, cleared)
 

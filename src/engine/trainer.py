@@ -62,18 +62,31 @@ class Trainer:
         np.random.seed(tc.seed)
         self.validating = self.recipe.has_validation(cfg)
         from .schedules import SCHEDULES
-        if getattr(SCHEDULES.get(cfg.schedule.name), 'adapts_to_evaluation', False) and not self.validating:
-            from ..errors import ConfigError
-            raise ConfigError(f"schedule.name={cfg.schedule.name} adapts the learning rate to "
-                              f"validation results, and {cfg.model.name} has no validation split in "
-                              "this config (the test set never plays that role): configure one, "
-                              "or use a schedule that does not look at it (constant, cyclic, "
-                              "warmup_cosine, step ...)")
+        from ..errors import ConfigError
+        if getattr(SCHEDULES.get(cfg.schedule.name), 'adapts_to_evaluation', False):
+            if not self.validating:
+                raise ConfigError(f"schedule.name={cfg.schedule.name} adapts the learning rate to "
+                                  f"validation results, and {cfg.model.name} has no validation split "
+                                  "in this config (the test set never plays that role): configure "
+                                  "one, or use a schedule that does not look at it (constant, "
+                                  "cyclic, warmup_cosine, step ...)")
+            if not (tc.eval_every or tc.eval_every_steps):
+                raise ConfigError(f"schedule.name={cfg.schedule.name} adapts the learning rate to "
+                                  "validation results, but train.eval_every and "
+                                  "train.eval_every_steps are 0: it would never see one")
         self.train_set = self.recipe.train_set(cfg)
         self.network = self.recipe.build_network(cfg)
         self.loss_net = self.recipe.build_loss_net(self.network, cfg, self.train_set)
         if tc.amp_level != 'O0':
-            self.loss_net = ms.amp.auto_mixed_precision(self.loss_net, tc.amp_level)
+            try:
+                self.loss_net = ms.amp.auto_mixed_precision(self.loss_net, tc.amp_level)
+            except (TypeError, NameError, ValueError) as err:
+                # MindSpore 2.10's O1 rewrites the network's Python source and fails on some
+                # operators (Concat, ReverseV2 ...)
+                raise ConfigError(f"train.amp_level={tc.amp_level} does not work with "
+                                  f"{cfg.model.name} in MindSpore {ms.__version__} "
+                                  f"({type(err).__name__}: {str(err).splitlines()[0][:100]}); "
+                                  "use O2 or O3") from None
         self.loader = BatchLoader(self.train_set, tc.batch_size, seed=tc.seed, shuffle=True,
                                   num_workers=tc.num_workers, prefetch=tc.prefetch, rank=self.rank,
                                   world=self.world, max_bad_fraction=tc.max_bad_fraction,
@@ -99,6 +112,7 @@ class Trainer:
         self.loss_scale = DynamicLossScale(tc.loss_scale, tc.loss_scale_window,
                                            enabled=tc.amp_level != 'O0')
         self.state = {'epoch': 0, 'step_in_epoch': 0, 'step': 0, 'best': None}
+        self._validated_at = None
         return self
 
     def _compiled(self, phase):
@@ -129,7 +143,8 @@ class Trainer:
         return dict(self.state, loss_scale=self.loss_scale.state_dict(),
                     schedule=self.schedule.state_dict(), world=self.world,
                     batch_size=self.cfg.train.batch_size, seed=self.cfg.train.seed,
-                    accum_steps=self.accum, sampler=self.loader.sampler.describe())
+                    accum_steps=self.accum, sampler=self.loader.sampler.describe(),
+                    amp_level=self.cfg.train.amp_level)
 
     def save(self):
         if self.rank != 0:
@@ -145,7 +160,8 @@ class Trainer:
         # the data order of a step depends on these: resuming with others is not a continuation
         for key, now in (('world', self.world), ('batch_size', self.cfg.train.batch_size),
                          ('seed', self.cfg.train.seed), ('accum_steps', self.accum),
-                         ('sampler', self.loader.sampler.describe())):
+                         ('sampler', self.loader.sampler.describe()),
+                         ('amp_level', self.cfg.train.amp_level)):
             now = json.loads(json.dumps(now))      # as the checkpoint's JSON holds it
             if key in state and state[key] != now:
                 from ..errors import CheckpointError
@@ -188,6 +204,8 @@ class Trainer:
                 lr = self.schedule.lr(step)
                 extra = self.recipe.step_inputs(cfg, step)
                 loss, finite, aux = self._update(batches, lr, extra, phase_at(self.phases, step))
+                if step == self.state['step'] and not done_here:
+                    self._check_names(extra, aux)
                 self.loss_scale.update(finite)
                 if not (finite and math.isfinite(loss)):
                     bad_streak += 1
@@ -233,12 +251,21 @@ class Trainer:
                            f"{time.perf_counter() - t0:.1f} s")
             last_epoch = self.state['epoch'] == tc.epochs
             due = (tc.eval_every and finished_epoch and self.state['epoch'] % tc.eval_every == 0) \
+                or (tc.eval_every_steps and self.state['step'] % tc.eval_every_steps == 0) \
                 or ((tc.eval_every or tc.eval_every_steps) and (last_epoch or self._done()))
             path = self.save()      # first: a failing evaluation must not lose the epoch
             if due and self.validating:
                 last = self._validate(path) or last
         self.log.plot_curves(self.recipe.curve_metrics or (self.metric,), self._aux_names())
         return dict(self.state, last_eval=last)
+
+    def _check_names(self, extra, aux):
+        clash = sorted(set(_TRAIN_FIELDS) & (set(extra) | set(aux)))
+        if clash:
+            from ..errors import ConfigError
+            raise ConfigError(f"{self.cfg.model.name}: the loss network's aux values or the recipe's "
+                              f"step inputs are named {', '.join(clash)}, a field of every training "
+                              "record: rename them")
 
     def _update(self, batches, lr, extra, phase):
         """One optimizer update from ``batches`` (``train.accum_steps`` micro-batches).
@@ -262,7 +289,8 @@ class Trainer:
             loss, aux = accumulate(scale, *(tuple(ms.Tensor(batch[k]) for k in keys) + extra))
             losses.append(float(loss.asnumpy()))
             auxes.append(_floats(aux))
-        finite = bool(apply(scale, rate, ms.Tensor(float(len(batches)), ms.float32)).asnumpy())
+        loss_ok = ms.Tensor(bool(np.all(np.isfinite(losses))))
+        finite = bool(apply(scale, rate, ms.Tensor(float(len(batches)), ms.float32), loss_ok).asnumpy())
         aux = {k: float(np.mean([a[k] for a in auxes])) for k in auxes[0]} if auxes else {}
         return float(np.mean(losses)), finite, aux
 
@@ -273,11 +301,16 @@ class Trainer:
         return names
 
     def _validate(self, path):
-        """Evaluate on the validation split, keep the best checkpoint, feed the schedule."""
+        """Evaluate on the validation split, keep the best checkpoint, feed the schedule; once
+        per update (an update that ends an epoch and a run may be due twice)."""
+        if self._validated_at == self.state['step']:
+            return None
+        self._validated_at = self.state['step']
         metrics = self.evaluate(split='valid')
-        if metrics and self.rank == 0:   # the schedule has seen the result: store its new state
-            self.ckpt.update_state(self._state())
+        if metrics and self.rank == 0:
             self._keep_best(path, metrics)
+            # the schedule has seen the result, and the best may have moved: store both
+            self.ckpt.update_state(self._state())
         return metrics
 
     def load_pretrained(self, path):
@@ -328,17 +361,18 @@ class Trainer:
             self.log.print(f"{'validation' if split == 'valid' else split} after epoch "
                            f"{self.state['epoch']}, update {self.state['step']}: "
                            + '; '.join(self.recipe.format_metrics(metrics).splitlines()))
-            if self.metric not in metrics:
-                from ..errors import ConfigError
-                raise ConfigError(f"train.best_metric {self.metric!r} is not among the evaluation's "
-                                  f"metrics ({', '.join(sorted(metrics))})")
-            value = metrics[self.metric]
+            value = metrics.get(self.metric)
+        # every rank's schedule must see the same value (a plateau step changes the rate), and
+        # every rank must stop together when it is missing (one rank raising alone would leave
+        # the others waiting in their next collective)
+        from ..distributed import broadcast_scalar
+        value = broadcast_scalar(value, self.rank, self.world)
+        if value is None:
+            from ..errors import ConfigError
+            raise ConfigError(f"train.best_metric {self.metric!r} is not among the evaluation's "
+                              f"metrics ({', '.join(sorted(metrics)) or 'none on this rank'})")
         if split == 'valid':
-            # every rank's schedule must see the same value (a plateau step changes the rate)
-            from ..distributed import broadcast_scalar
-            value = broadcast_scalar(value, self.rank, self.world)
-            if value is not None:
-                self.schedule.observe(value)
+            self.schedule.observe(value)
         return metrics
 
     def _keep_best(self, ckpt_path, metrics):

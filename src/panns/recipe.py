@@ -84,6 +84,9 @@ class PannsRecipe(Recipe):
     batch_keys = ('waveform', 'target_probs')
     metrics = {'accuracy': 'max'}
     best_metric = 'accuracy'
+    # for train.freeze / optim.lr_scales (e.g. a lower rate for the pretrained backbone)
+    parameter_sets = {'backbone': ('backbone.',), 'classifier': ('fc.',)}
+    tiny_freeze = {'backbone': 'all'}
     curve_metrics = ('accuracy',)
     tiny_lr = 1e-4        # deep CNN with BatchNorm on a batch of 4: 1e-2 diverges
     tiny_args = {'num_classes': 4, 'sample_rate': 8000, 'window_size': 256, 'hop_size': 80,
@@ -214,18 +217,19 @@ class PannsRecipe(Recipe):
                                   rank, world)
         if rank != 0:
             return {}
-        return self._report(results['predicted'], results['truth'], names, cfg, out_dir)
+        fold = cfg.data.valid_fold if split == 'valid' else cfg.data.test_fold
+        return self._report(results['predicted'], results['truth'], names, cfg, out_dir, fold)
 
-    def _report(self, predicted, truth, names, cfg, out_dir):
+    def _report(self, predicted, truth, names, cfg, out_dir, fold=None):
         """Accuracy, per-class accuracy and the confusion matrix (metrics.json, PNG)."""
         from ..data.manifest import write_text
         from ..metrics.classification import classification_summary, confusion_matrix
+        fold = cfg.data.test_fold if fold is None else fold
         if len(truth) == 0:
-            raise DataError(f"fold {cfg.data.test_fold} has no clips to evaluate")
+            raise DataError(f"fold {fold} has no clips to evaluate")
         confusion = confusion_matrix(truth, predicted, len(names))
         summary = classification_summary(confusion, names)
-        metrics = {'accuracy': summary['accuracy'], 'clips': int(len(truth)),
-                   'fold': cfg.data.test_fold}
+        metrics = {'accuracy': summary['accuracy'], 'clips': int(len(truth)), 'fold': fold}
         os.makedirs(out_dir, exist_ok=True)
         write_text(os.path.join(out_dir, 'metrics.json'),
                    json.dumps(dict(metrics, per_class_accuracy=summary['per_class_accuracy'],
@@ -233,7 +237,7 @@ class PannsRecipe(Recipe):
         if cfg.eval.confusion_matrix:
             from ..metrics.plots import plot_confusion
             plot_confusion(confusion, names, os.path.join(out_dir, 'confusion_matrix.png'),
-                           f"{cfg.model.name}, fold {cfg.data.test_fold}: accuracy {metrics['accuracy']:.4f}")
+                           f"{cfg.model.name}, fold {fold}: accuracy {metrics['accuracy']:.4f}")
         return metrics
 
     def write_inference_inputs(self, cfg, out_dir, progress=True):

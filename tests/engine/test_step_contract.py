@@ -63,40 +63,54 @@ def test_a_loss_section_is_refused_for_a_model_without_a_configurable_loss():
         build_config({'model': {'name': 'panns_cnn6'}, 'loss': {'margin': 0.2}})
 
 
-def _schema_classes():
+def _schema_aliases():
+    """Every config section's dataclass, with the names code reads it by (``cfg.train.x``,
+    ``tc.x``, ``d.x`` for the recipe's ``data`` ...)."""
     from src import config
     from src.recipes import load_recipes
-    classes = [config.ModelConfig, config.OptimConfig, config.ScheduleConfig, config.TrainConfig,
-               config.ExportConfig, config.RuntimeConfig]
+    aliases = {config.ModelConfig: 'model', config.OptimConfig: 'optim|cfg_optim',
+               config.ScheduleConfig: 'schedule', config.TrainConfig: 'train|tc',
+               config.ExportConfig: 'export', config.RuntimeConfig: 'runtime|r'}
     models = load_recipes()
     for name in models.names():
         recipe = models.get(name)
-        classes += [c for c in (recipe.data_schema, recipe.eval_schema) if c is not None]
-    return list(dict.fromkeys(classes))
+        if type(recipe).__module__.startswith('tests.'):
+            continue                   # toys that tests register
+        if recipe.data_schema is not None:
+            aliases.setdefault(recipe.data_schema, 'data|d')
+        if recipe.eval_schema is not None:
+            aliases.setdefault(recipe.eval_schema, 'eval|e')
+    return aliases
+
+
+def _attribute_reads():
+    """Every ``<name>.<attribute>`` of the project's code outside src/config.py, as
+    (name, attribute) pairs, from the syntax tree (docstrings and messages do not count)."""
+    import ast
+    reads = set()
+    for pattern in ('src/**/*.py', '*.py', 'tools/*.py'):
+        for path in glob.glob(os.path.join(ROOT, pattern), recursive=True):
+            if os.path.normpath(path) == os.path.join(ROOT, 'src', 'config.py'):
+                continue
+            with open(path) as f:
+                tree = ast.parse(f.read())
+            for node in ast.walk(tree):
+                if isinstance(node, ast.Attribute):
+                    base = node.value
+                    name = base.id if isinstance(base, ast.Name) else getattr(base, 'attr', None)
+                    reads.add((name, node.attr))
+    return reads
 
 
 def test_no_config_key_is_silently_ignored():
     # Every field of every config section (the engine's and each registered model's) must be
-    # read by code other than the config module itself (which only type- and range-checks):
-    # optim.lr once was only range-checked and had no effect.
+    # read, as <section>.<field>, by code other than the config module itself (which only type-
+    # and range-checks): optim.lr once was only range-checked and had no effect.
     import dataclasses
-    register_toy()
-    sources = []
-    for pattern in ('src/**/*.py', '*.py', 'tools/*.py'):
-        for path in glob.glob(os.path.join(ROOT, pattern), recursive=True):
-            if os.path.normpath(path) != os.path.join(ROOT, 'src', 'config.py'):
-                with open(path) as f:
-                    sources.append(f.read())
-    code = '\n'.join(sources)
-    unread = []
-    for cls in _schema_classes():
-        if cls.__module__.startswith('tests.'):
-            continue
-        for field in dataclasses.fields(cls):
-            # a field's definition (``name: type = ...``) does not match; attribute reads and
-            # names in getattr lists do
-            if not re.search(rf"\.{field.name}\b|['\"]{field.name}['\"]", code):
-                unread.append(f"{cls.__name__}.{field.name}")
+    reads = _attribute_reads()
+    unread = [f"{cls.__name__}.{field.name}" for cls, names in _schema_aliases().items()
+              for field in dataclasses.fields(cls)
+              if not any((alias, field.name) in reads for alias in names.split('|'))]
     assert not unread, f"config keys nothing reads: {unread}"
 
 
@@ -173,7 +187,7 @@ def test_k_accumulated_micro_batches_equal_one_k_times_larger_batch(optimizer, m
         big(one, rate, *tensors(0, 8))
         for lo in (0, 4):
             micro(one, *tensors(lo, lo + 4))
-        assert bool(apply(one, rate, ms.Tensor(2.0, ms.float32)).asnumpy())
+        assert bool(apply(one, rate, ms.Tensor(2.0, ms.float32), ms.Tensor(True)).asnumpy())
     for a, b in zip(params_a, params_b):
         np.testing.assert_allclose(a.asnumpy(), b.asnumpy(), rtol=1e-5, atol=1e-7, err_msg=a.name)
     assert all(not np.any(acc.asnumpy()) for acc in accumulators)   # cleared after each update
@@ -298,7 +312,46 @@ def test_without_a_validation_split_nothing_selects_a_model(tmp_path):
         train(plateau)
 
 
-def test_validation_every_n_updates(tmp_path):
-    cfg = toy_config(tmp_path, train={'eval_every': 0, 'eval_every_steps': 5, 'epochs': 2})
+@pytest.mark.parametrize('every, train_args, steps', [
+    (5, {}, [5, 10, 15, 16]),                  # and at the end of the run
+    (4, {}, [4, 8, 12, 16]),                   # 8 updates an epoch: on the epoch ends too
+    (5, {'max_steps': 10}, [5, 10]),           # a run that stops on a multiple: once
+])
+def test_validation_every_n_updates(tmp_path, every, train_args, steps):
+    cfg = toy_config(tmp_path, train={'eval_every': 0, 'eval_every_steps': every, 'epochs': 2, **train_args})
     trainer, _ = train(cfg)
-    assert [e['step'] for e in trainer.log.read('eval')] == [5, 10, 15, 16]
+    assert [e['step'] for e in trainer.log.read('eval')] == steps
+
+
+def test_a_plateau_schedule_that_never_sees_a_validation_is_refused(tmp_path):
+    cfg = toy_config(tmp_path, schedule={'name': 'plateau'}, train={'eval_every': 0})
+    with pytest.raises(ConfigError, match='would never see one'):
+        train(cfg)
+
+
+def test_a_nan_loss_with_finite_gradients_applies_no_update(mode):
+    # the toy's poison adds NaN to the loss without reaching the gradients
+    import mindspore as ms
+    from src.engine.train_step import build_train_step
+    register_toy()
+    from src.recipes import get_recipe
+    recipe = get_recipe('toy_regression')
+    cfg = build_config({'model': {'name': 'toy_regression'}, 'data': {'nan_item': 0}})
+    net = recipe.build_network(cfg)
+    step, state = build_train_step(recipe.build_loss_net(net, cfg, None), cfg.optim)
+    batch = recipe.train_set(cfg).make_batch(np.arange(8), np.random.default_rng(0))
+    before = [p.asnumpy().copy() for p in state.parameters]
+    loss, finite, _ = step(ms.Tensor(1.0, ms.float32), ms.Tensor(0.1, ms.float32),
+                           *(ms.Tensor(batch[k]) for k in recipe.batch_keys))
+    assert np.isnan(float(loss.asnumpy())) and not bool(finite.asnumpy())
+    for p, b in zip(state.parameters, before):
+        np.testing.assert_array_equal(p.asnumpy(), b)
+    assert not any(np.any(m.asnumpy()) for m in state.moment1)
+
+
+def test_aux_names_that_clash_with_record_fields_are_refused(tmp_path, monkeypatch):
+    from src.recipes import get_recipe
+    cfg = toy_config(tmp_path)
+    monkeypatch.setattr(get_recipe('toy_regression'), 'step_inputs', lambda cfg, step: {'lr': 1.0})
+    with pytest.raises(ConfigError, match='named lr, a field of every training record'):
+        train(cfg)
