@@ -17,16 +17,21 @@ def main(argv=None):
     p.add_argument('--out', help='output directory (default <run_dir>/eval/<checkpoint name>)')
     args = p.parse_args(argv)
     cfg = load_run_config(args)
-    set_up(cfg)
+    # under msrun / a rank table every rank evaluates its share, rank 0 scores and prints
+    rank, world = set_up(cfg)
     from src.engine.trained_network import describe_checkpoint, find_checkpoint, load_network
     checkpoint = args.checkpoint or find_checkpoint(cfg.run_dir)
     role = describe_checkpoint(checkpoint)
-    print(f"checkpoint: {role}: {checkpoint}")
+    if rank == 0:
+        print(f"checkpoint: {role}: {checkpoint}")
     recipe, network = load_network(cfg, checkpoint)
     from src.checkpoint import file_digest
     name = os.path.splitext(os.path.basename(checkpoint))[0]
     out_dir = args.out or os.path.join(cfg.run_dir, 'eval', name)
-    metrics = recipe.evaluate(network, cfg, out_dir, cache_key=file_digest(checkpoint))
+    metrics = recipe.evaluate(network, cfg, out_dir, cache_key=file_digest(checkpoint),
+                              rank=rank, world=world)
+    if rank != 0:
+        return metrics
     print(recipe.format_metrics(metrics))
     print(f"metrics, scores and plots: {out_dir}")
     print(json.dumps({'checkpoint': checkpoint, 'checkpoint_role': role, **metrics}))

@@ -27,7 +27,11 @@ def main(argv=None):
     extra = [f"export.{k}={getattr(args, k)}" for k in ('target', 'impl', 'fixed_frames', 'fixed_seconds')
              if getattr(args, k) is not None]
     cfg = load_run_config(args, extra)
-    set_up(cfg)
+    _, world = set_up(cfg)
+    if world > 1:
+        from src.errors import UserError
+        raise UserError("export.py writes one file: run it as one process, not under msrun or a "
+                        "rank table")
     from src.engine.trained_network import find_checkpoint
     from src.inference.export import export_model, fixed_length
     from src.recipes import get_recipe

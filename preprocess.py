@@ -45,6 +45,15 @@ def demo(args):
         if not any(key in keys for keys in takes.values()):
             raise ConfigError(f"--size {key}: none of the corpora {', '.join(names)} takes it; "
                               "see the make_*_demo functions of src/data/demo/ for their sizes")
+    for key, value in sizes.items():       # a size of another type than the default's
+        defaults = [p.default for c in corpora.values()
+                    for n, p in inspect.signature(c.make).parameters.items() if n == key]
+        want = type(defaults[0]) if defaults and defaults[0] is not None else None
+        fits = want is None or isinstance(value, want) or (want is float and isinstance(value, int)) \
+            or (want is tuple and isinstance(value, list))
+        if not fits or isinstance(value, bool) != (want is bool):
+            raise ConfigError(f"--size {key}={value!r}: give {want.__name__ if want else 'a value'} "
+                              f"like its default {defaults[0]!r}")
     written = {}
     for name, corpus in corpora.items():
         own = {key: value for key, value in sizes.items() if key in takes[name]}

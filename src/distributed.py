@@ -202,8 +202,6 @@ def main(argv):
     return 0
 
 
-if __name__ == '__main__':
-    sys.exit(main(sys.argv[1:]))
 def broadcast_scalar(value, rank, world):
     """Rank 0's ``value`` (a float, or None) on every rank; other ranks pass anything.
 
@@ -216,3 +214,7 @@ def broadcast_scalar(value, rank, world):
     packed = np.array([[float(value) if known else 0.0, 1.0 if known else 0.0]], np.float32)
     rows = _all_gather_cell()(ms.Tensor(packed)).asnumpy()      # (world, 2), rank 0 first
     return float(rows[0, 0]) if rows[0, 1] > 0 else None
+
+
+if __name__ == '__main__':
+    sys.exit(main(sys.argv[1:]))

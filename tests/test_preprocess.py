@@ -77,3 +77,8 @@ def test_a_new_preparer_needs_no_change_here(monkeypatch, tmp_path):
         os.path.join(out, 'list.csv')
     assert calls == [('/data/LibriMix', out, 3.0)]
     assert 'voxceleb' in CORPORA and 'esc50' in CORPORA
+
+
+def test_a_demo_size_of_the_wrong_type_is_a_one_line_error(tmp_path):
+    with pytest.raises(ConfigError, match=r"--size classes='abc': give int like its default"):
+        preprocess.main(['demo', 'esc50', '--out', str(tmp_path), '--size', 'classes=abc'])

@@ -151,6 +151,15 @@ def test_export_verify_and_the_offline_chain(demo, trained, evaluated, tmp_path)
     assert offline_metrics['eer'] == pytest.approx(metrics['eer'], abs=1e-6)
     assert offline_metrics['min_dcf_0.01'] == pytest.approx(metrics['min_dcf_0.01'], abs=1e-6)
 
+    # a fixed-length export (Ascend 310) is no model for verify; an empty list embeds nothing
+    from src.errors import UserError
+    with pytest.raises(UserError, match='takes exactly 150 fbank frames'):
+        run_main(infer.main, 'verify', f'{wav}/{a}', f'{wav}/{b}', '--model', tmp_path / 'ascend' / 'ecapa.mindir')
+    empty = tmp_path / 'empty.txt'
+    empty.write_text('\n')
+    with pytest.raises(UserError, match='lists no audio files'):
+        run_main(infer.main, 'embed', '--model', mindir, '--list', empty, '--out', tmp_path / 'new' / 'e.npz')
+
     # the demo config's (larger) network does not fit the tiny checkpoint: a one-line error
     # naming the parameters
     mismatch = run('infer.py', 'verify', f'{wav}/{a}', f'{wav}/{b}', '--config', CONFIG,

@@ -40,6 +40,11 @@ class Embedder:
             _, _, self.net, self.meta = load_checkpoint_model(config, checkpoint, check=speaker_check)
         self.fbank = Fbank(**self.meta['features'])
         self.sample_rate = self.meta['sample_rate']
+        shape = (self.meta.get('inputs') or [{}])[0].get('shape') or []
+        if model and len(shape) > 1 and shape[1] is not None:
+            # a speaker model exported at a fixed length (Ascend 310) takes only that many frames
+            raise UserError(f"{model} takes exactly {shape[1]} fbank frames: verify and embed need "
+                            "a dynamic-length export (export.py without --fixed_frames/--fixed_seconds)")
 
     def __call__(self, path):
         import mindspore as ms
@@ -78,6 +83,9 @@ def run_embed(args):
     embed = _embedder(args)
     with open(args.list) as f:
         paths = [line.strip() for line in f if line.strip()]
+    if not paths:
+        raise UserError(f"{args.list} lists no audio files (one path per line)")
+    os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
     from ..engine.trainer import progress
     embeddings = np.stack([embed(path) for path in progress(paths, desc='embed')])
     tmp = args.out + '.tmp.npz'

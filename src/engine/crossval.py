@@ -107,6 +107,8 @@ def cross_validate(cfg, recipe, folds, rank=0, world=1, resume=False):
     from .trainer import Trainer
     results = {}
     metric = cfg.train.best_metric or recipe.best_metric
+    for fold in folds:      # every fold's config is checked before the first one trains
+        recipe.has_validation(set_fold(copy.deepcopy(cfg), fold))
     for fold in folds:
         fold_cfg = set_fold(copy.deepcopy(cfg), fold)
         done = os.path.join(fold_cfg.run_dir, 'fold_result.json')

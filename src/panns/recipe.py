@@ -134,6 +134,9 @@ class PannsRecipe(Recipe):
         return train, test, valid, targets, names
 
     def has_validation(self, cfg):
+        if cfg.data.valid_fold and cfg.data.valid_fold == cfg.data.test_fold:
+            raise ConfigError(f"data.valid_fold {cfg.data.valid_fold} is the test fold: validate on "
+                              "another fold, or set data.valid_fold=0")
         return cfg.data.valid_fold > 0
 
     def train_set(self, cfg):

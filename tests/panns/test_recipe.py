@@ -421,3 +421,23 @@ def test_data_and_network_sample_rates_must_agree(esc50):
     cfg = tiny_cfg(esc50, sample_rate=16000)
     with pytest.raises(ConfigError, match='data.sample_rate 16000 differs'):
         get_recipe('panns_cnn6').train_set(cfg)
+
+
+def test_a_validation_fold_selects_the_checkpoint_and_is_reported_as_itself(tiny_config, tmp_path):
+    import train
+    run_dir = tmp_path / 'valid'
+    _, printed = run_main(train.main, '--config', tiny_config, '--run_dir', run_dir, '--fold', 3,
+                          'data.valid_fold=4', 'train.max_steps=2')
+    evals = [json.loads(line) for line in (run_dir / 'eval_log.jsonl').read_text().splitlines()]
+    assert evals and all(e['split'] == 'valid' and e['fold'] == 4 and e['clips'] == 3 for e in evals)
+    best = json.loads((run_dir / 'checkpoints' / 'best.json').read_text())
+    assert best['metric'] == 'accuracy' and best['value'] == max(e['accuracy'] for e in evals)
+    assert 'fold 4' in printed and 'no validation split' not in printed
+
+
+def test_cross_validation_refuses_a_validation_fold_among_its_test_folds_before_training(tiny_config, tmp_path):
+    import train
+    with pytest.raises(ConfigError, match='data.valid_fold 5 is the test fold'):
+        run_main(train.main, '--config', tiny_config, '--run_dir', tmp_path / 'cv', '--folds', '4,5',
+                 'data.valid_fold=5')
+    assert not (tmp_path / 'cv' / 'fold4' / 'checkpoints').exists()     # nothing trained
