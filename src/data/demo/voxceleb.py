@@ -94,14 +94,19 @@ def make_voxceleb_demo(out_dir, seed=0, train_speakers=40, train_videos=8, train
         rng = np.random.default_rng([seed, 2, index])
         _write_speaker(os.path.join(vox2, 'dev', 'wav'), f'id{1 + index:05d}', rng,
                        train_videos, train_utterances, train_seconds, sample_rate)
-    test = []
-    for index in range(test_speakers):
-        rng = np.random.default_rng([seed, 1, index])
-        speaker_id = f'id{10270 + index:05d}'
-        for video, path in _write_speaker(os.path.join(vox1, 'wav'), speaker_id, rng,
-                                          test_videos, test_utterances, test_seconds,
-                                          sample_rate):
-            test.append((speaker_id, video, path))
+    def vox1_speakers(count, first_id, stream):
+        # VoxCeleb1-like speakers (test or validation): their (speaker, video, path) utterances
+        utterances = []
+        for index in range(count):
+            rng = np.random.default_rng([seed, stream, index])
+            speaker_id = f'id{first_id + index:05d}'
+            for video, path in _write_speaker(os.path.join(vox1, 'wav'), speaker_id, rng,
+                                              test_videos, test_utterances, test_seconds,
+                                              sample_rate):
+                utterances.append((speaker_id, video, path))
+        return utterances
+
+    test = vox1_speakers(test_speakers, 10270, 1)
     trials = os.path.join(vox1, 'veri_test2.txt')
     # the same drawing as the validation trials of a training run
     from src.ecapa_tdnn.validation import draw_trials, max_balanced_trials
@@ -109,14 +114,7 @@ def make_voxceleb_demo(out_dir, seed=0, train_speakers=40, train_videos=8, train
     written = {'voxceleb2': vox2, 'voxceleb1': vox1, 'trials': trials,
                'audio_root': os.path.join(vox1, 'wav')}
     if valid_speakers:
-        valid = []
-        for index in range(valid_speakers):
-            rng = np.random.default_rng([seed, 4, index])
-            speaker_id = f'id{10001 + index:05d}'
-            for video, path in _write_speaker(os.path.join(vox1, 'wav'), speaker_id, rng,
-                                              test_videos, test_utterances, test_seconds,
-                                              sample_rate):
-                valid.append((speaker_id, video, path))
+        valid = vox1_speakers(valid_speakers, 10001, 4)
         written['valid_trials'] = os.path.join(vox1, 'valid_trials.txt')
         write_trials(written['valid_trials'],
                      draw_trials(valid, min(num_valid_trials, max_balanced_trials(valid)),
