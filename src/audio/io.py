@@ -134,3 +134,43 @@ def _check_exists(path):
 def _first_line(exc):
     text = str(exc).strip()
     return text.splitlines()[0] if text else type(exc).__name__
+
+
+# what counts as audio in a folder given to infer.py (a file named directly is taken as it is)
+AUDIO_EXTENSIONS = ('.wav', '.flac', '.ogg')
+
+
+def find_audio(sources, extensions=AUDIO_EXTENSIONS):
+    """The audio files named by ``sources``: files as given, folders searched recursively.
+
+    Args:
+        sources: paths of files or folders. A file is taken whatever its extension; a folder
+            contributes every file under it whose extension (any case) is in ``extensions``,
+            sorted by path.
+        extensions: lower-case suffixes that count as audio in a folder.
+
+    Returns:
+        list of paths, in the order of ``sources`` (each folder's files sorted), without
+        repetitions.
+
+    Raises:
+        DataError: a source that does not exist, or a folder without audio files.
+    """
+    found, seen = [], set()
+    for source in sources:
+        if os.path.isdir(source):
+            inside = sorted(os.path.join(folder, name)
+                            for folder, _, names in os.walk(source) for name in names
+                            if os.path.splitext(name)[1].lower() in extensions)
+            if not inside:
+                raise DataError(f"no audio files ({', '.join(extensions)}) under {source}")
+        elif os.path.isfile(source):
+            inside = [source]
+        else:
+            raise DataError(f"no such file or folder: {source}")
+        for path in inside:
+            key = os.path.realpath(path)
+            if key not in seen:
+                seen.add(key)
+                found.append(path)
+    return found

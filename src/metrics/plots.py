@@ -129,3 +129,40 @@ def plot_confusion(confusion, names, path, title):
     axes.set(xlabel='predicted', ylabel='true', title=title)
     figure.tight_layout()
     return _save_png(figure, path)
+
+
+def plot_spectrograms(signals, sample_rate, path, title, n_fft=256):
+    """Write log-power spectrograms of several signals, one panel each, stacked (a PNG).
+
+    Args:
+        signals: ``[(label, wave (T,)), ...]``, e.g. the mixture, the references and the
+            estimates of a separated example.
+        sample_rate: Hz, for the frequency and time axes.
+        path: output PNG path (its folder is created).
+        title: figure title.
+        n_fft: frame length (hop n_fft / 4, Hann window).
+
+    Returns:
+        path, as given.
+    """
+    from scipy.signal import stft
+    panels = len(signals)
+    figure = _figure((8, 1.6 * panels + 0.6), dpi=90)
+    spectra = []
+    for _, wave in signals:
+        freqs, times, z = stft(np.asarray(wave, np.float64), fs=sample_rate, nperseg=n_fft,
+                               noverlap=3 * n_fft // 4)
+        spectra.append(10 * np.log10(np.abs(z) ** 2 + 1e-10))
+    top = max(float(s.max()) for s in spectra)       # one colour scale: levels compare
+    for k, ((label, _), power) in enumerate(zip(signals, spectra)):
+        axes = figure.add_subplot(panels, 1, k + 1)
+        axes.imshow(power, origin='lower', aspect='auto', cmap='magma', vmin=top - 80, vmax=top,
+                    extent=(times[0], times[-1], freqs[0] / 1000, freqs[-1] / 1000))
+        axes.set_ylabel('kHz')
+        axes.set_title(label, fontsize=8, loc='left')
+        if k < panels - 1:
+            axes.set_xticklabels([])
+    figure.axes[-1].set_xlabel('time (s)')
+    figure.suptitle(title, fontsize=9)
+    figure.tight_layout()
+    return _save_png(figure, path)

@@ -191,7 +191,8 @@ def run_tag(args):
     """``infer.py tag``: print the top-k classes of every file; optionally write JSON lines."""
     from ..audio import read_audio
     from ..errors import DataError
-    from .tagging import find_audio, format_tags, tag_record, top_k, write_jsonl
+    from ..audio.io import find_audio
+    from .tagging import format_tags, tag_record, top_k, write_jsonl
     if args.top_k < 1:
         raise UserError(f"--top_k must be at least 1, got {args.top_k}")
     if args.clip_seconds is not None and args.clip_seconds <= 0:

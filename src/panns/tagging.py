@@ -14,7 +14,7 @@ one gets windows every ``hop`` samples, the last one aligned to the end of the f
 sample is left out. Scores are probabilities: the softmax of a classifier's logits
 (:func:`softmax`) or a tagger's sigmoid outputs as they are.
 
-Also here: the audio files of files-or-folders arguments (:func:`find_audio`), class names
+Also here: class names
 (:func:`read_audioset_labels`, :func:`class_labels`) and the JSON-lines record of a file
 (:func:`tag_record`, :func:`write_jsonl`). numpy only: the model is whatever callable maps
 windows to scores.
@@ -27,48 +27,11 @@ import numpy as np
 
 from src.errors import DataError, UserError
 
-AUDIO_EXTENSIONS = ('.wav', '.flac', '.ogg')
 AGGREGATES = ('mean', 'max')
 # AudioSet's ontology in output order of the public PANNs taggers (index,mid,display_name)
 AUDIOSET_LABELS = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'labels',
                                'audioset_class_labels_indices.csv')
 AUDIOSET_CLASSES = 527
-
-
-def find_audio(sources, extensions=AUDIO_EXTENSIONS):
-    """The audio files named by ``sources``: files as given, folders searched recursively.
-
-    Args:
-        sources: paths of files or folders. A file is taken whatever its extension; a folder
-            contributes every file under it whose extension (any case) is in ``extensions``,
-            sorted by path.
-        extensions: lower-case suffixes that count as audio in a folder.
-
-    Returns:
-        list of paths, in the order of ``sources`` (each folder's files sorted), without
-        repetitions.
-
-    Raises:
-        DataError: a source that does not exist, or a folder without audio files.
-    """
-    found, seen = [], set()
-    for source in sources:
-        if os.path.isdir(source):
-            inside = sorted(os.path.join(folder, name)
-                            for folder, _, names in os.walk(source) for name in names
-                            if os.path.splitext(name)[1].lower() in extensions)
-            if not inside:
-                raise DataError(f"no audio files ({', '.join(extensions)}) under {source}")
-        elif os.path.isfile(source):
-            inside = [source]
-        else:
-            raise DataError(f"no such file or folder: {source}")
-        for path in inside:
-            key = os.path.realpath(path)
-            if key not in seen:
-                seen.add(key)
-                found.append(path)
-    return found
 
 
 def clip_windows(num_samples, window, hop):

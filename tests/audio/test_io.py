@@ -5,8 +5,9 @@ import numpy as np
 import pytest
 import soundfile
 
-from src.audio.io import audio_info, read_audio, write_audio
+from src.audio.io import audio_info, find_audio, read_audio, write_audio
 from src.errors import DataError
+from tests.helpers import raises_one_line
 
 PCM16_STEP = 1.0 / 32768.0
 
@@ -115,3 +116,15 @@ def test_audio_info_reads_header(tmp_path):
     path = tmp_path / 'info.wav'
     write_audio(path, np.zeros((1234, 2), np.float32), 22050)
     assert audio_info(path) == (1234, 22050)
+
+
+def test_find_audio_lists_files_then_folders_sorted_without_repeats(tmp_path):
+    for name in ('b/2.WAV', 'a/1.flac', 'a/z.ogg', 'a/notes.txt', 'top.wav'):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_bytes(b'')
+    folder = str(tmp_path)
+    found = find_audio([str(tmp_path / 'top.wav'), folder, str(tmp_path / 'a' / '1.flac')])
+    assert found == [str(tmp_path / n) for n in ('top.wav', 'a/1.flac', 'a/z.ogg', 'b/2.WAV')]
+    (tmp_path / 'empty' / 'x').mkdir(parents=True)
+    raises_one_line(DataError, lambda: find_audio([str(tmp_path / 'empty')]), 'no audio files', 'empty')
+    raises_one_line(DataError, lambda: find_audio([str(tmp_path / 'nope.wav')]), 'nope.wav')

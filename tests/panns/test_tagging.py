@@ -12,7 +12,7 @@ from src.audio import read_audio, write_audio
 from src.errors import CheckpointError, DataError, UserError
 from src.panns.convert import panns_front_end
 from tests.helpers import raises_one_line, run_script, script_error
-from src.panns.tagging import (aggregate, class_labels, clip_windows, cut_windows, find_audio,
+from src.panns.tagging import (aggregate, class_labels, clip_windows, cut_windows,
                                format_score, format_tags, predict_windows,
                                read_audioset_labels, softmax, tag_record, tag_wave, top_k,
                                write_jsonl)
@@ -143,16 +143,7 @@ def test_class_labels_and_front_ends():
     raises_one_line(CheckpointError, lambda: panns_front_end(300), '300-sample')
 
 
-def test_find_audio_and_jsonl(tmp_path):
-    for name in ('b/2.WAV', 'a/1.flac', 'a/z.ogg', 'a/notes.txt', 'top.wav'):
-        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
-        (tmp_path / name).write_bytes(b'')
-    folder = str(tmp_path)
-    found = find_audio([str(tmp_path / 'top.wav'), folder])
-    assert found == [str(tmp_path / n) for n in ('top.wav', 'a/1.flac', 'a/z.ogg', 'b/2.WAV')]
-    (tmp_path / 'empty' / 'x').mkdir(parents=True)
-    raises_one_line(DataError, lambda: find_audio([str(tmp_path / 'empty')]), 'no audio files', 'empty')
-    raises_one_line(DataError, lambda: find_audio([str(tmp_path / 'nope.wav')]), 'nope.wav')
+def test_jsonl_record(tmp_path):
     out = tmp_path / 'out' / 'tags.jsonl'
     records = [tag_record('x.wav', [('Dog', 0.9), ('Cat', 0.1)], 3)]
     write_jsonl(str(out), records)
