@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import soundfile
 
-from src.audio.io import audio_info, read_audio, write_audio
+from src.audio.io import audio_format, audio_info, read_audio, write_audio
 from src.errors import DataError
 
 PCM16_STEP = 1.0 / 32768.0
@@ -115,3 +115,6 @@ def test_audio_info_reads_header(tmp_path):
     path = tmp_path / 'info.wav'
     write_audio(path, np.zeros((1234, 2), np.float32), 22050)
     assert audio_info(path) == (1234, 22050)
+    assert audio_format(path) == (1234, 22050, 2)
+    write_audio(path, np.zeros(5, np.float32), 8000)
+    assert audio_format(path) == (5, 8000, 1)
