@@ -235,11 +235,15 @@ def test_short_mixtures_are_dropped_and_counted(librimix, caplog):
 
 
 def test_config_helpers_read_the_splits_segments_and_limits(librimix):
-    data = config(librimix, segment=0.25, valid_segment=0.35, max_valid_items=1)
+    data = config(librimix, segment=0.25, valid_segment=0.35)
     train = separation_train_set(data)
     assert len(train) == 2 and train.dropped == 1 and train.num_samples == 2000
     valid = separation_eval_set(data, 'valid')                 # dev: 4000, 2400 samples
     assert len(valid) == 1 and valid.dropped == 1
+    first = separation_eval_set(dataclasses.replace(data, valid_segment=0.25, max_valid_items=1),
+                                'valid')
+    assert len(first) == 1 and first.dropped == 0 and first.items == valid.items
+    assert len(separation_eval_set(dataclasses.replace(data, valid_segment=0.25), 'valid')) == 2
     item = valid[0]
     assert item['mixture'].shape == (2800,) and item['sources'].shape == (2, 2800)
     np.testing.assert_array_equal(item['mixture'],
@@ -421,3 +425,53 @@ def test_preparer_checks_every_split_before_writing(tmp_path):
     raises_one_line(DataError, lambda: prepare_separation(root, out, check_mixtures=0), bad,
                     'sample rate 16000 Hz', 'data.sample_rate is 8000', 'wav8k folder')
     assert not out.exists()
+
+
+def test_a_source_of_another_length_than_its_mixture(tmp_path):
+    wsj0 = make_wsj0(str(tmp_path), splits=('tt',), lengths=(2000,))
+    short = os.path.join(wsj0, 'tt', 's1', 'utt0_x.wav')
+    write_wave(short, np.zeros(1500, np.float32), RATE)
+    item = separation_items(config(wsj0, layout='wsj0-2mix'), 'tt')[0]
+    raises_one_line(DataError, lambda: load_mixture(item, RATE), short, 'has 1500 samples',
+                    f"its mixture {item.mixture_path} 2000")
+
+
+def test_a_hand_written_manifest_without_dataset_json(tmp_path):
+    wsj0 = make_wsj0(str(tmp_path / 'wsj0'), splits=('cv',), n_src=3, lengths=(2000,))
+    names = [os.path.join(wsj0, 'cv', folder, 'utt0_x.wav') for folder in ('mix', 's1', 's2', 's3')]
+    lists = tmp_path / 'lists'
+    write_csv(str(lists / 'cv.csv'), ['mixture_id', 'mixture_path', 'source_1_path',
+                                      'source_2_path', 'source_3_path', 'num_samples'],
+              [['utt0_x', *names, '2000']])
+    raises_one_line(ConfigError, lambda: separation_items(config(lists, layout='manifest'), 'cv'),
+                    'lists 3 sources per mixture but data.n_src is 2', 'set data.n_src: 3')
+    (item,) = separation_items(config(lists, layout='manifest', n_src=3), 'cv')
+    assert item == MixtureItem('utt0_x', names[0], tuple(names[1:]), '', 2000)
+    os.remove(names[3])
+    raises_one_line(DataError, lambda: separation_items(config(lists, layout='manifest', n_src=3), 'cv'),
+                    '1 of the 4 files', names[3], 're-run preprocess.py where the corpus is')
+
+
+def test_the_schema_checks_a_config_section():
+    from src.config import build_config
+    from src.engine.recipe import Recipe
+
+    class SeparationRecipe(Recipe):
+        data_schema = SeparationDataConfig
+
+    def tiny_network(width=2):
+        return None
+
+    def recipes(name):
+        return SeparationRecipe(tiny_network)
+
+    cfg = build_config({'model': {'name': 'dprnn'}, 'data': {
+        'root': '/data/wham', 'layout': 'wham', 'train_split': 'tr', 'segment': 4}}, 'c.yaml', recipes)
+    assert cfg.data == SeparationDataConfig(root='/data/wham', layout='wham', train_split='tr')
+    raises_one_line(ConfigError, lambda: build_config(
+        {'model': {'name': 'dprnn'}, 'data': {'layout': 'libri_mix'}}, 'c.yaml', recipes),
+        "data.layout must be one of 'librimix', 'wsj0-2mix', 'wham', 'manifest'",
+        "did you mean 'librimix'?")
+    raises_one_line(ConfigError, lambda: build_config(
+        {'model': {'name': 'dprnn'}, 'data': {'segmnet': 3.0}}, 'c.yaml', recipes),
+        "unknown key 'data.segmnet'", 'did you mean data.segment?')
