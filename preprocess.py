@@ -14,6 +14,12 @@
     python preprocess.py esc50 --root /data/ESC-50 --out data/esc50 [--esc10]
         checks an ESC-50 tree (meta/esc50.csv, every clip of it in audio/) and lists its clips
         (clips.csv; the missing ones in missing.txt)
+    python preprocess.py librimix --root /data/LibriMix --out data/librimix [--n_src 2] \\
+        [--sample_rate 8000] [--mode min] [--task sep_clean]
+        checks a LibriMix tree (metadata CSVs, every file they name, rates, channels and lengths
+        of a sample) and lists its mixtures per split (<split>.csv, dataset.json): train from
+        them with data.layout=manifest data.root=data/librimix; `wsj0-2mix` and `wham` do the
+        same for those trees (splits tr, cv, tt)
     python preprocess.py infer_inputs --config configs/ecapa_tdnn/demo.yaml --out runs/demo/infer
         the evaluation inputs as .bin files for an offline runtime (ascend310_infer, or
         `infer.py bins` on any machine): <out>/feats/<n>.bin, or <out>/feats/<input name>/<n>.bin

@@ -3,9 +3,10 @@ MUSAN/RIR augmentation. numpy/scipy/soundfile only, for data-loader worker proce
 from .augment import (KINDS, Augmenter, NoiseSource, add_at_snr, musan_sources, reverberate,
                       rir_sources)
 from .features import Fbank, mel_filters
-from .io import audio_info, read_audio, resample, write_audio
+from .io import audio_format, audio_info, read_audio, resample, write_audio
 
 __all__ = [
-    'Augmenter', 'Fbank', 'KINDS', 'NoiseSource', 'add_at_snr', 'audio_info', 'mel_filters',
-    'musan_sources', 'read_audio', 'resample', 'reverberate', 'rir_sources', 'write_audio',
+    'Augmenter', 'Fbank', 'KINDS', 'NoiseSource', 'add_at_snr', 'audio_format', 'audio_info',
+    'mel_filters', 'musan_sources', 'read_audio', 'resample', 'reverberate', 'rir_sources',
+    'write_audio',
 ]

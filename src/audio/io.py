@@ -27,12 +27,24 @@ def audio_info(path):
     Raises:
         DataError: the file is missing or not a readable audio file.
     """
+    return audio_format(path)[:2]
+
+
+def audio_format(path):
+    """Length, sample rate and number of channels of an audio file, from its header only.
+
+    Returns:
+        ``(num_samples, sample_rate, channels)``.
+
+    Raises:
+        DataError: the file is missing or not a readable audio file.
+    """
     _check_exists(path)
     try:
         info = soundfile.info(str(path))
     except (RuntimeError, soundfile.SoundFileError) as exc:
         raise DataError(f'cannot read audio file {path}: {_first_line(exc)}') from None
-    return int(info.frames), int(info.samplerate)
+    return int(info.frames), int(info.samplerate), int(info.channels)
 
 
 def read_audio(path, sample_rate=None, on_mismatch='resample', mono=True, start=None, stop=None):

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import soundfile
 
-from src.audio.io import audio_info, find_audio, read_audio, write_audio
+from src.audio.io import audio_format, audio_info, find_audio, read_audio, write_audio
 from src.errors import DataError
 from tests.helpers import raises_one_line
 
@@ -128,3 +128,6 @@ def test_find_audio_lists_files_then_folders_sorted_without_repeats(tmp_path):
     (tmp_path / 'empty' / 'x').mkdir(parents=True)
     raises_one_line(DataError, lambda: find_audio([str(tmp_path / 'empty')]), 'no audio files', 'empty')
     raises_one_line(DataError, lambda: find_audio([str(tmp_path / 'nope.wav')]), 'nope.wav')
+    assert audio_format(path) == (1234, 22050, 2)
+    write_audio(path, np.zeros(5, np.float32), 8000)
+    assert audio_format(path) == (5, 8000, 1)
