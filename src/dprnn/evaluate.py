@@ -60,6 +60,8 @@ def summarize(rows, split=''):
         values = values[np.isfinite(values)]
         return float(values.mean()) if values.size else float('nan')
     metrics = {key: mean(key) for key in ('si_snri', 'sdri', 'si_snr', 'sdr')}
+    # the mixture itself as the estimate of every source: SI-SNRi 0 dB by definition
+    metrics['mixture_si_snr'] = metrics['si_snr'] - metrics['si_snri']
     metrics['utterances'] = len(rows)
     metrics['sdr_utterances'] = int(sum(np.isfinite(r['sdr']) for r in rows))
     if split:
@@ -71,8 +73,12 @@ def format_separation(metrics):
     """``SI-SNRi = x.xx dB  SDRi = x.xx dB  (N utterances)``: what eval.py prints."""
     sdri = metrics.get('sdri', float('nan'))
     sdr = f"  SDRi = {sdri:.2f} dB" if np.isfinite(sdri) else "  SDRi = n/a (eval.sdr=false)"
-    return (f"SI-SNRi = {metrics['si_snri']:.2f} dB{sdr}  ({metrics['utterances']} utterances"
+    line = (f"SI-SNRi = {metrics['si_snri']:.2f} dB{sdr}  ({metrics['utterances']} utterances"
             + (f", {metrics['split']}" if metrics.get('split') else '') + ")")
+    floors = [f"the mixture itself 0.00 dB (SI-SNR {metrics['mixture_si_snr']:.2f} dB)"]
+    if 'untrained_si_snri' in metrics:
+        floors.append(f"the untrained network {metrics['untrained_si_snri']:.2f} dB")
+    return line + "\nSI-SNRi of " + ", of ".join(floors)
 
 
 def write_report(rows, ids, lengths, metrics, out_dir):

@@ -196,6 +196,13 @@ class Recipe:
         return load_matching(network, network_params(read_params(path)), path,
                              self.pretrained_prefix, self.pretrained_heads)
 
+    def check_checkpoint(self, cfg, params, path):
+        """Raise a one-line CheckpointError when ``params`` (a checkpoint's network parameters,
+        name -> array) come from another configuration of the model than ``cfg``'s, naming the
+        setting that differs and its value in the checkpoint (e.g. DPRNN's ``model.args.n_src``).
+        Called before a trained network is loaded (eval.py, export.py, infer.py); by default it
+        checks nothing, and a mismatch shows as the loader's list of mis-shaped parameters."""
+
     def demo_inference(self, cfg, model_path):
         """``infer.py`` arguments that show the exported ``model_path`` at work on the demo data
         of ``cfg`` (the last step of ``scripts/run_demo.sh``); empty: no such step."""

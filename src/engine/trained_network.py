@@ -37,8 +37,10 @@ def load_network(cfg, checkpoint):
     from ..recipes import get_recipe
     from .recipe import network_params
     recipe = get_recipe(cfg.model.name)
+    params = network_params(read_params(checkpoint))
+    recipe.check_checkpoint(cfg, params, checkpoint)
     network = recipe.build_network(cfg)
-    load_params_into(network, network_params(read_params(checkpoint)), checkpoint)
+    load_params_into(network, params, checkpoint)
     network.set_train(False)
     return recipe, network
 
