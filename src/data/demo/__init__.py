@@ -28,7 +28,7 @@ from src.registry import Registry
 # The corpus modules register their generators; they are imported on the first look-up.
 DEMO_CORPORA = Registry('demo corpus', modules=(
     'src.data.demo.voxceleb', 'src.data.demo.musan', 'src.data.demo.rirs_noises',
-    'src.data.demo.esc50'))
+    'src.data.demo.esc50', 'src.data.demo.librispeech', 'src.data.demo.librimix'))
 
 
 @dataclass(frozen=True)

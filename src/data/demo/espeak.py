@@ -17,8 +17,11 @@ process. Calls are serialised by a lock (the library is not re-entrant).
 import ctypes
 import os
 import threading
+from functools import lru_cache
+from math import gcd
 
 import numpy as np
+from scipy.signal import firwin, resample_poly
 
 from src.errors import UserError
 
@@ -157,11 +160,27 @@ def synthesize(text, voice='en', rate=175, pitch=50, sample_rate=16000, pitch_ra
 
     Args: as :func:`synthesize_native`, and
         sample_rate: rate of the result in Hz (eSpeak NG speaks at 22050 Hz; polyphase
-            resampling, :func:`src.audio.resample`).
+            resampling, as :func:`src.audio.resample` does).
 
     Returns:
         float32 ``(samples,)`` in [-1, 1]; the same arguments give the same samples.
     """
-    from src.audio import resample
     wave, native_rate = synthesize_native(text, voice, rate, pitch, pitch_range, word_gap, seed)
-    return resample(wave.astype(np.float32) / 32768.0, native_rate, sample_rate)
+    wave = wave.astype(np.float32) / np.float32(32768.0)
+    if native_rate == sample_rate:
+        return wave
+    up, down = _ratio(native_rate, sample_rate)
+    return resample_poly(wave, up, down, window=_lowpass(up, down)).astype(np.float32)
+
+
+def _ratio(from_rate, to_rate):
+    divisor = gcd(int(from_rate), int(to_rate))
+    return int(to_rate) // divisor, int(from_rate) // divisor
+
+
+@lru_cache(maxsize=None)
+def _lowpass(up, down):
+    """The anti-aliasing filter that ``resample_poly(x, up, down)`` designs on every call (the
+    same float32 taps, so the same result as :func:`src.audio.resample`), designed once."""
+    max_rate = max(up, down)
+    return firwin(2 * 10 * max_rate + 1, 1.0 / max_rate, window=('kaiser', 5.0)).astype(np.float32)
