@@ -135,7 +135,7 @@ def record(wave, channel, rng, sample_rate=SAMPLE_RATE):
 
 
 def write_librispeech_demo(out_dir, seed=0, train_speakers=40, dev_speakers=6, test_speakers=6,
-                           chapters=2, utterances=8, words=(7, 16)):
+                           chapters=2, utterances=8, words=(9, 18)):
     """Write the LibriSpeech demo (see :func:`make_librispeech_demo`).
 
     Returns:
@@ -200,7 +200,7 @@ def write_librispeech_demo(out_dir, seed=0, train_speakers=40, dev_speakers=6, t
 
 @demo_corpus('librispeech')
 def make_librispeech_demo(out_dir, seed=0, train_speakers=40, dev_speakers=6, test_speakers=6,
-                          chapters=2, utterances=8, words=(7, 16)):
+                          chapters=2, utterances=8, words=(9, 18)):
     """A LibriSpeech read by eSpeak NG voices.
 
     Layout under ``out_dir``: ``LibriSpeech/<split>/<reader>/<chapter>/<reader>-<chapter>-NNNN.flac``

@@ -2,6 +2,7 @@
 written parts, loudness in LibriMix's ranges, min and max lengths, disjoint readers, byte-identical
 reruns, Libri3Mix, and one-line errors."""
 import csv
+import inspect
 import os
 import re
 import sys
@@ -11,7 +12,9 @@ import pytest
 import soundfile
 
 from src.data.demo import make_demo
-from src.data.demo.librimix import MAX_AMP, draw_gains, draw_groups, loudness_meter
+from src.data.demo.librimix import (MAX_AMP, draw_gains, draw_groups, loudness_meter,
+                                   make_librimix_demo)
+from src.data.demo.librispeech import make_librispeech_demo
 from src.errors import ConfigError, UserError
 from tests.data.demo import corpus_fixture, layout_files
 from tests.helpers import file_hashes, raises_one_line
@@ -239,3 +242,11 @@ def test_missing_pyloudnorm_and_bad_options_are_one_line_errors(monkeypatch, tmp
                                            'train_speakers': 2})
     monkeypatch.setitem(sys.modules, 'pyloudnorm', None)
     raises_one_line(UserError, lambda: loudness_meter(16000), 'pip install pyloudnorm')
+
+
+def test_librimix_writes_the_librispeech_demo_of_its_defaults():
+    """``preprocess.py demo librispeech librimix`` writes one LibriSpeech, not two in turn."""
+    speech = inspect.signature(make_librispeech_demo).parameters
+    mix = inspect.signature(make_librimix_demo).parameters
+    shared = [name for name in speech if name != 'out_dir']
+    assert len(shared) == 7 and all(mix[name].default == speech[name].default for name in shared)
