@@ -7,12 +7,13 @@ Only the demo writers use it, and the package is imported on the first call: wit
 raises a one-line :class:`UserError` saying ``pip install espeakng-loader``.
 
 Determinism: libespeak-ng keeps synthesis state in static variables that neither
-``espeak_Terminate`` nor a new ``espeak_Initialize`` resets (a vocal-tract phase and a pitch
-flutter that run on from one utterance into the next), so two calls with the same text gave
-samples of different lengths. Every :func:`synthesize` therefore loads its own instance of the
-library, initialises it, synthesises, terminates and unloads it (about 0.5 ms), with espeak's
-random generator seeded: the same text, voice and parameters give the same samples in any
-process. Calls are serialised by a lock (the library is not re-entrant).
+``espeak_Terminate`` nor a new ``espeak_Initialize`` resets: in one process the same text,
+voice, parameters and random seed, said four times, gave 22411, 22410, 22415 and 22407 samples,
+while the first utterance of a fresh process was always the same. Every :func:`synthesize`
+therefore loads its own instance of the library, initialises it, synthesises, terminates and
+unloads it (under 1 ms), with espeak's random generator seeded: the same text, voice and
+parameters give the same samples in any process. Calls are serialised by a lock (the library
+is not re-entrant).
 """
 import ctypes
 import os

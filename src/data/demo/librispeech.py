@@ -14,6 +14,7 @@ import numpy as np
 
 from src.audio import write_audio
 from src.data.manifest import write_text
+from src.errors import ConfigError
 
 from . import demo_corpus
 from .dsp import HOP, N_FFT, SAMPLE_RATE, complex_noise, db_to_gain, energy, istft, num_frames, stft
@@ -97,7 +98,8 @@ def draw_readers(seed, counts):
         for index in range(count):
             slot = len(SPLITS) * index + split_index
             if slot >= len(reader_ids):
-                raise ValueError(f'at most {len(reader_ids) // len(SPLITS)} readers per split')
+                raise ConfigError(f'{count} readers of {subset}: the demo has ids for at most '
+                                  f'{len(reader_ids) // len(SPLITS)} per split; give fewer')
             sex = 'FM'[index % 2]
             pairs = voices[sex]
             # the k-th reader of this sex in the split: entry 3 k + s of the sex's pairs
@@ -142,12 +144,17 @@ def write_librispeech_demo(out_dir, seed=0, train_speakers=40, dev_speakers=6, t
         ``(root, utterances)``: the ``LibriSpeech`` folder and every written :class:`Utterance`,
         split by split, reader by reader, in file order.
     """
+    words = tuple(words)
+    if len(words) != 2 or not 4 <= words[0] <= words[1]:
+        raise ConfigError(f'librispeech words={list(words)}: give [fewest, most] words of a '
+                          'sentence, 4 <= fewest <= most')
     root = os.path.join(os.path.abspath(out_dir), 'LibriSpeech')
     readers = draw_readers(seed, (train_speakers, dev_speakers, test_speakers))
     # Chapter ids: reader slot k (as in draw_readers) has the k-th run of a seeded permutation.
     chapter_ids = np.random.default_rng([seed, 8]).permutation(np.arange(100, _MAX_CHAPTER_ID))
     if len(SPLITS) * max(train_speakers, dev_speakers, test_speakers) * chapters > len(chapter_ids):
-        raise ValueError(f'at most {len(chapter_ids)} chapters in all')
+        raise ConfigError(f'librispeech chapters={chapters}: the demo has ids for at most '
+                          f'{len(chapter_ids)} chapters in all; give fewer')
     written = []
     speaker_lines, chapter_lines = [], []
     for split_index, split in enumerate(readers):
@@ -181,15 +188,17 @@ def write_librispeech_demo(out_dir, seed=0, train_speakers=40, dev_speakers=6, t
                                              transcript))
                     chapter_samples += len(wave)
                 write_text(os.path.join(folder, f'{prefix}.trans.txt'), ''.join(lines))
-                chapter_lines.append((chapter_id, f'{chapter_id:<6}| {reader.reader_id:<5}| '
-                                      f'{chapter_samples / SAMPLE_RATE / 60:5.2f} | '
-                                      f'{reader.subset:<17}| {slot + 1:<5}| {slot + 1:<6}| '
-                                      f'Chapter {chapter_number + 1} | Demo readings '
-                                      f'{reader.reader_id}\n'))
+                minutes = chapter_samples / SAMPLE_RATE / 60
+                # the reader's slot stands in for LibriVox's project and Gutenberg's book id
+                chapter_lines.append((chapter_id, (
+                    f'{chapter_id:<6}| {reader.reader_id:<5}| {minutes:5.2f} | '
+                    f'{reader.subset:<17}| {slot + 1:<5}| {slot + 1:<6}| '
+                    f'Chapter {chapter_number + 1} | Demo readings {reader.reader_id}\n')))
                 reader_samples += chapter_samples
-            speaker_lines.append((reader.reader_id, f'{reader.reader_id:<5}| {reader.sex} | '
-                                  f'{reader.subset:<17}| {reader_samples / SAMPLE_RATE / 60:5.2f} | '
-                                  f'{reader.name}\n'))
+            minutes = reader_samples / SAMPLE_RATE / 60
+            speaker_lines.append((reader.reader_id, (
+                f'{reader.reader_id:<5}| {reader.sex} | {reader.subset:<17}| {minutes:5.2f} | '
+                f'{reader.name}\n')))
     write_text(os.path.join(root, 'SPEAKERS.TXT'), _SPEAKERS_HEADER + ''.join(
         line for _, line in sorted(speaker_lines)))
     write_text(os.path.join(root, 'CHAPTERS.TXT'), _CHAPTERS_HEADER + ''.join(
@@ -203,8 +212,9 @@ def make_librispeech_demo(out_dir, seed=0, train_speakers=40, dev_speakers=6, te
                           chapters=2, utterances=8, words=(9, 18)):
     """A LibriSpeech read by eSpeak NG voices.
 
-    Layout under ``out_dir``: ``LibriSpeech/<split>/<reader>/<chapter>/<reader>-<chapter>-NNNN.flac``
-    (16 kHz mono 16-bit FLAC) with ``<reader>/<chapter>/<reader>-<chapter>.trans.txt`` (lines
+    Layout under ``out_dir``:
+    ``LibriSpeech/<split>/<reader>/<chapter>/<reader>-<chapter>-NNNN.flac`` (16 kHz mono
+    16-bit FLAC) with ``<reader>/<chapter>/<reader>-<chapter>.trans.txt`` (lines
     ``<reader>-<chapter>-NNNN UPPER CASE TRANSCRIPT``), for the splits ``train-clean-100``,
     ``dev-clean`` and ``test-clean`` (disjoint readers, half of them female), and at the root
     ``SPEAKERS.TXT`` (``ID | SEX | SUBSET | MINUTES | NAME``), ``CHAPTERS.TXT`` and

@@ -6,7 +6,7 @@ a time), all drawn from a fixed vocabulary of about 300 common words that eSpeak
 well. So the texts are varied but their words recur often enough for a small speech recogniser
 to learn them from a demo corpus.
 
-    words = draw_sentence(np.random.default_rng(0))  # ['this', 'lonely', 'stranger', 'shouted', ...]
+    words = draw_sentence(np.random.default_rng(0))   # ['this', 'lonely', 'stranger', ...]
 """
 
 _DETERMINERS = ('the', 'a', 'this', 'that', 'every', 'one', 'her', 'his', 'our', 'their')

@@ -1,6 +1,8 @@
 """The eSpeak NG binding: deterministic samples, parameters that do what they say, one-line
 errors (missing package, unknown voice, a library that another module holds)."""
 import ctypes
+import hashlib
+import subprocess
 import sys
 
 import numpy as np
@@ -11,7 +13,7 @@ from src.data.demo import espeak
 from src.data.demo.espeak import synthesize, synthesize_native
 from src.errors import UserError
 from tests.data.demo import estimate_f0
-from tests.helpers import raises_one_line
+from tests.helpers import ROOT, raises_one_line
 
 TEXT = 'the old farmer carried a heavy basket across the bridge'
 
@@ -23,6 +25,16 @@ def test_same_arguments_same_samples_whatever_came_before():
     assert first.dtype == np.float32 and np.array_equal(first, again)
     assert not np.array_equal(first[:len(first) // 2],
                               synthesize(TEXT, 'en-us+f3', rate=160, pitch=61)[:len(first) // 2])
+
+
+def test_same_samples_in_a_fresh_process():
+    code = ('import hashlib; from src.data.demo.espeak import synthesize; '
+            f'print(hashlib.sha256(synthesize({TEXT!r}, "en+m3", pitch=40).tobytes()).hexdigest())')
+    done = subprocess.run([sys.executable, '-c', code], cwd=ROOT, capture_output=True, text=True,
+                          check=True)
+    synthesize('a first utterance in this process', 'en')
+    here = hashlib.sha256(synthesize(TEXT, 'en+m3', pitch=40).tobytes()).hexdigest()
+    assert done.stdout.strip() == here
 
 
 def test_resampled_from_espeaks_rate():

@@ -11,7 +11,8 @@ from src.data.demo.espeak import synthesize, variant_names
 from src.data.demo.librispeech import ACCENTS, SPLITS, VARIANTS, draw_readers
 from src.data.demo.sentences import VOCABULARY
 from tests.data.demo import corpus_fixture, layout_files
-from tests.helpers import file_hashes
+from src.errors import ConfigError
+from tests.helpers import file_hashes, raises_one_line
 
 TINY_LIBRISPEECH = dict(train_speakers=3, dev_speakers=2, test_speakers=2, chapters=2,
                         utterances=2, words=(4, 6))
@@ -120,3 +121,11 @@ def test_readers_of_one_split_do_not_depend_on_the_others():
     # At the default sizes every reader has a voice of its own.
     voices = [r.voice for split in draw_readers(0, (40, 6, 6)) for r in split]
     assert len(set(voices)) == len(voices) == 52
+
+
+def test_bad_sizes_are_one_line_errors(tmp_path):
+    raises_one_line(ConfigError, lambda: make_demo('librispeech', tmp_path, words=[3, 5]),
+                    'librispeech words=[3, 5]', '4 <= fewest <= most')
+    raises_one_line(ConfigError, lambda: make_demo('librispeech', tmp_path, dev_speakers=5000),
+                    '5000 readers of dev-clean', 'give fewer')
+    assert not (tmp_path / 'LibriSpeech').exists()
