@@ -1,6 +1,7 @@
 """Data preparation: demo corpora, the lists of the real data sets, offline inference inputs.
 
-    python preprocess.py demo [voxceleb musan rirs_noises esc50] --out data/demo [--size key=value ...]
+    python preprocess.py demo [voxceleb musan rirs_noises esc50 librispeech librimix] --out data/demo \\
+        [--size key=value ...]
         writes the demo corpora (deterministic, seconds) in the real sets' on-disk layouts,
         and the lists a recipe reads where a corpus needs some (the demo VoxCeleb's in
         data/demo/lists/); a size goes to every named corpus that takes it

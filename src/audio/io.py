@@ -111,8 +111,8 @@ def resample(wave, from_rate, to_rate):
     return out.astype(np.float32)
 
 
-def write_audio(path, wave, sample_rate):
-    """Write a 16-bit PCM wav file atomically (a temporary file, then ``os.replace``).
+def write_audio(path, wave, sample_rate, format='WAV'):
+    """Write a 16-bit PCM wav (or flac) file atomically (a temporary file, then ``os.replace``).
 
     A reader never sees a half-written file, and an interrupted write leaves no file behind.
     Samples outside [-1, 1] are clipped (16-bit PCM cannot hold them).
@@ -121,7 +121,10 @@ def write_audio(path, wave, sample_rate):
         path: destination; parent directories are created.
         wave: ``(samples,)`` or ``(samples, channels)``, float in [-1, 1].
         sample_rate: rate in Hz.
+        format: 'WAV' or 'FLAC' (lossless, as LibriSpeech ships its audio).
     """
+    if format not in ('WAV', 'FLAC'):
+        raise ValueError(f"format must be 'WAV' or 'FLAC', got {format!r}")
     path = os.fspath(path)
     parent = os.path.dirname(os.path.abspath(path))
     os.makedirs(parent, exist_ok=True)
@@ -130,7 +133,7 @@ def write_audio(path, wave, sample_rate):
     # created by libsndfile, so it gets the usual permissions.
     tmp = os.path.join(parent, f'.{os.path.basename(path)}.{os.getpid()}.{uuid.uuid4().hex}.tmp')
     try:
-        soundfile.write(tmp, data, int(sample_rate), subtype='PCM_16', format='WAV')
+        soundfile.write(tmp, data, int(sample_rate), subtype='PCM_16', format=format)
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):

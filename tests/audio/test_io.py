@@ -31,6 +31,18 @@ def test_write_read_round_trip_is_16bit_pcm(tmp_path):
     assert os.listdir(path.parent) == ['tone.wav']
 
 
+def test_flac_round_trip_is_lossless_16bit(tmp_path):
+    wave = sine(440, 16000, 0.25)
+    path = tmp_path / 'tone.flac'
+    write_audio(path, wave, 16000, format='FLAC')
+    info = soundfile.info(str(path))
+    assert (info.format, info.subtype, info.frames) == ('FLAC', 'PCM_16', 4000)
+    np.testing.assert_allclose(read_audio(path), wave, atol=PCM16_STEP)
+    assert os.listdir(tmp_path) == ['tone.flac']
+    with pytest.raises(ValueError, match="'WAV' or 'FLAC'"):
+        write_audio(tmp_path / 'tone.mp3', wave, 16000, format='MP3')
+
+
 def test_write_overwrites_and_clips(tmp_path):
     path = tmp_path / 'x.wav'
     write_audio(path, np.full(100, 0.25, np.float32), 8000)

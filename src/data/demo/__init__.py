@@ -5,7 +5,7 @@ CPU without downloading anything. Each generator, ``(out_dir, seed=0, **sizes) -
 path}``, is registered in :data:`DEMO_CORPORA` (:class:`DemoCorpus`, with the lists a recipe
 reads where it needs some) and is deterministic: the same seed and sizes give byte-identical
 files. One module per corpus; their shared signal helpers are in
-:mod:`.dsp` and the synthetic voices of the speech corpora in :mod:`.voice`.
+:mod:`.dsp` and the synthetic voices of the speaker corpora in :mod:`.voice`.
 
 * ``voxceleb`` (:mod:`.voxceleb`): ``voxceleb2/dev/wav/idNNNNN/<video>/NNNNN.wav`` training
   speakers, ``voxceleb1/wav/id1NNNN/<video>/NNNNN.wav`` disjoint test speakers and
@@ -17,6 +17,14 @@ files. One module per corpus; their shared signal helpers are in
 * ``esc50`` (:mod:`.esc50`): ``ESC-50/audio/{fold}-{clip_id}-{take}-{target}.wav`` (5 s,
   44.1 kHz) and ``ESC-50/meta/esc50.csv``; synthetic sound classes told apart by their
   spectro-temporal pattern.
+* ``librispeech`` (:mod:`.librispeech`):
+  ``LibriSpeech/{train-clean-100,dev-clean,test-clean}/<reader>/<chapter>/<reader>-<chapter>-NNNN.flac``
+  with the chapters' ``.trans.txt`` and ``SPEAKERS.TXT``: real speech, sentences of a small
+  grammar (:mod:`.sentences`) read by eSpeak NG voices (:mod:`.espeak`, needs the
+  ``espeakng-loader`` package).
+* ``librimix`` (:mod:`.librimix`): ``Libri2Mix/wav8k/min/{train-100,dev,test}/{mix_clean,
+  mix_both,mix_single,s1,s2,noise}/<mixture_ID>.wav`` and ``.../metadata/mixture_*.csv``, made
+  from the LibriSpeech demo (which it writes first) as LibriMix makes it (needs ``pyloudnorm``).
 
 Nothing in production imports this package: only ``preprocess.py demo`` and the tests do.
 """
@@ -28,7 +36,7 @@ from src.registry import Registry
 # The corpus modules register their generators; they are imported on the first look-up.
 DEMO_CORPORA = Registry('demo corpus', modules=(
     'src.data.demo.voxceleb', 'src.data.demo.musan', 'src.data.demo.rirs_noises',
-    'src.data.demo.esc50'))
+    'src.data.demo.esc50', 'src.data.demo.librispeech', 'src.data.demo.librimix'))
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from .dsp import HOP, SAMPLE_RATE, bin_freqs, complex_noise, db_to_gain, istft, 
 from .voice import draw_channel, draw_speaker, synthesize
 
 
-def _noise(rng, num_samples, sample_rate):
+def coloured_noise(rng, num_samples, sample_rate):
     """Coloured noise, sometimes amplitude-modulated (traffic, fans, rain-like textures)."""
     n_frames = num_frames(num_samples)
     octaves = np.log2(np.maximum(bin_freqs(sample_rate), 50.0) / 1000.0)
@@ -82,7 +82,7 @@ def make_musan_demo(out_dir, seed=0, noise_files=4, music_files=3, speech_files=
             rng = np.random.default_rng([seed, 4, kind_index, number])
             num_samples = int(rng.uniform(*seconds) * sample_rate)
             if kind == 'noise':
-                wave = _noise(rng, num_samples, sample_rate)
+                wave = coloured_noise(rng, num_samples, sample_rate)
             elif kind == 'music':
                 wave = _music(rng, num_samples, sample_rate)
             else:
