@@ -288,7 +288,7 @@ def _perm_decode(code, n_src):
     return digits[::-1]
 
 
-DEMO = Demo('dprnn', 'configs/dprnn/demo.yaml', ('librispeech', 'librimix'),
+DEMO = Demo('dprnn', 'configs/dprnn/demo.yaml', ('librimix',),
             'Libri2Mix-layout demo of eSpeak NG speech: a small DPRNN on CPU, SI-SNRi on unseen '
             'speakers, separated examples (~12 min)')
 MODELS.register('dprnn', SeparationRecipe(DPRNNTasNet, demo=DEMO))
