@@ -15,8 +15,9 @@ or given separately.
 Reading a ``.pth`` needs no torch: a file written by ``torch.save`` since torch 1.6 is a zip
 archive of one pickle (``data.pkl``) and one raw file per tensor storage. Its pickle is read with
 an unpickler that knows only how to rebuild tensors (``torch._utils._rebuild_tensor_v2`` and
-``_rebuild_parameter``, as numpy arrays over the storages), ordered dicts and numpy scalars,
-dtypes and arrays; any other global in the file is refused. That is safer than what torch itself
+``_rebuild_parameter``, as numpy arrays over the storages), ordered dicts, torch's version
+string, latin-1 bytes (pickle protocol 2's ``_codecs.encode``) and numpy scalars, dtypes and
+arrays; any other global in the file is refused. That is safer than what torch itself
 needs for these files: the numpy objects in ``infos`` make ``torch.load(weights_only=True)``
 fail, so reading them with torch takes ``weights_only=False``, which runs whatever code the
 pickle names. Files of torch < 1.6 (not zip archives) are read with torch when it is installed,
@@ -74,6 +75,14 @@ def _rebuild_parameter(data, requires_grad=False, backward_hooks=None, *state):
     return data
 
 
+def _latin1_bytes(text, encoding='latin1'):
+    """``_codecs.encode`` as pickle protocol 2 uses it for bytes (numpy scalars' data): str ->
+    bytes in latin-1, nothing else."""
+    if not isinstance(text, str) or encoding not in ('latin1', 'latin-1'):
+        raise pickle.UnpicklingError("_codecs.encode is allowed for latin-1 bytes only")
+    return text.encode('latin1')
+
+
 def _numpy_globals():
     """The numpy reconstructors a pickle of numpy scalars, dtypes and arrays names."""
     allowed = {('numpy', 'dtype'): np.dtype, ('numpy', 'ndarray'): np.ndarray}
@@ -99,7 +108,10 @@ class _TensorOnlyUnpickler(pickle.Unpickler):
         self.allowed = {('collections', 'OrderedDict'): collections.OrderedDict,
                         ('torch._utils', '_rebuild_tensor_v2'): _rebuild_tensor,
                         ('torch._utils', '_rebuild_parameter'): _rebuild_parameter,
-                        ('torch._utils', '_rebuild_parameter_with_state'): _rebuild_parameter}
+                        ('torch._utils', '_rebuild_parameter_with_state'): _rebuild_parameter,
+                        # serialize() stores torch.__version__, a str subclass
+                        ('torch.torch_version', 'TorchVersion'): str,
+                        ('_codecs', 'encode'): _latin1_bytes}
         self.allowed.update(_numpy_globals())
         self.storages = {}
 
@@ -160,7 +172,10 @@ def _read_legacy_torch(path):
         raise UserError(f"{path}: not a zip archive (a torch < 1.6 file?); reading it needs "
                         "PyTorch: pip install torch, or re-save it with a recent torch") from None
     try:
-        with torch.serialization.safe_globals(list(_numpy_globals().values())):
+        # torch also wants the classes of the dtypes it rebuilds (numpy.dtypes.Float64DType ...)
+        allowed = list(_numpy_globals().values()) + [torch.torch_version.TorchVersion] + \
+            [type(np.dtype(code)) for code in '?bBhHiIlLqQefdgFD']
+        with torch.serialization.safe_globals(allowed):
             obj = torch.load(path, map_location='cpu', weights_only=True)
     except Exception as err:   # torch raises many types for a bad file
         raise CheckpointError(f"{path}: not a readable torch file ({type(err).__name__}: "

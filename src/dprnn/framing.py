@@ -79,7 +79,9 @@ def overlap_add(y, hop, start, length):
     """Sum of frames placed ``hop`` apart, then samples ``start .. start + length - 1``.
 
     The adjoint of :func:`frames` with ``pad = start`` (``torch.nn.functional.fold``): frame j
-    is added at position ``j * hop`` of a zero signal; positions no frame reaches stay zero.
+    is added at position ``j * hop`` of a zero signal; positions no frame reaches stay zero, up
+    to one hop past the end of the last frame (``start + length`` may not reach further: the
+    decoder's right padding to the input length is always shorter than that).
 
     Args:
         y: (batch, frames, size, channels).

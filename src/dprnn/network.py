@@ -317,8 +317,8 @@ class Encoder(nn.Cell):
 
 class Decoder(nn.Cell):
     """Transposed convolution with a filterbank (overlap-add of filter-weighted frames), padded
-    with zeros or cut on the right to ``length`` samples (asteroid's ``pad_x_to_y``):
-    (..., F, n_filters) -> (..., length)."""
+    with zeros or cut on the right to ``length`` samples (asteroid's ``pad_x_to_y``), where
+    ``length`` is less than one stride past the decoded samples (as for the encoder's input)."""
 
     def __init__(self, filterbank):
         super().__init__()
