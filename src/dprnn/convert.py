@@ -169,7 +169,7 @@ def _read_legacy_torch(path):
     try:
         import torch
     except ImportError:
-        raise UserError(f"{path}: not a zip archive (a torch < 1.6 file?); reading it needs "
+        raise UserError(f"{path}: a torch < 1.6 file (not a zip archive); reading it needs "
                         "PyTorch: pip install torch, or re-save it with a recent torch") from None
     try:
         # torch also wants the classes of the dtypes it rebuilds (numpy.dtypes.Float64DType ...)
@@ -233,7 +233,14 @@ def read_asteroid_file(path, model_args=None, model_name=MODEL_NAME):
     if path.endswith('.npz'):
         name, args, state = _read_npz(path, model_args)
     else:
-        obj = read_torch_zip(path) if zipfile.is_zipfile(path) else _read_legacy_torch(path)
+        with open(path, 'rb') as f:
+            head = f.read(4)
+        if head == b'PK\x03\x04':          # a zip archive: torch >= 1.6 (or damaged)
+            obj = read_torch_zip(path)
+        elif head[:1] == b'\x80':           # a bare pickle: torch < 1.6
+            obj = _read_legacy_torch(path)
+        else:
+            raise CheckpointError(f"{path}: neither a torch file nor an .npz")
         if not isinstance(obj, dict):
             raise CheckpointError(f"{path}: holds a {type(obj).__name__}, expected asteroid's "
                                   "serialized model (a dict with state_dict and model_args)")
