@@ -185,3 +185,20 @@ def test_defaults_follow_asteroid():
     assert net.masker.hop_size == 3                    # chunk_size // 2
     assert net.encoder.filterbank.stride == 3          # kernel_size // 2
     assert net.n_src == 2
+
+
+def test_dynamic_length_mindir_export_runs_any_length(tmp_path):
+    from mindspore import nn
+    net = tiny(kernel_size=16, stride=8)
+    ms.set_context(mode=ms.GRAPH_MODE)
+    try:
+        ms.export(net, ms.Tensor(shape=[1, None], dtype=ms.float32), file_name=str(tmp_path / 'dprnn'),
+                  file_format='MINDIR')
+        exported = nn.GraphCell(ms.load(str(tmp_path / 'dprnn.mindir')))
+        for samples in (801, 1000):
+            x = waveform(1, samples, samples)
+            out = exported(ms.Tensor(x)).asnumpy()
+            assert out.shape == (1, 2, samples)
+            np.testing.assert_allclose(out, net(ms.Tensor(x)).asnumpy(), atol=1e-6)
+    finally:
+        ms.set_context(mode=ms.PYNATIVE_MODE)
