@@ -59,6 +59,11 @@ def _rnn(rnn_type, input_size, hidden_size, num_layers, dropout, bidirectional):
     The one place that chooses the implementation (MindSpore's ``nn.LSTM`` / ``nn.GRU`` /
     ``nn.RNN``, to be swapped for the project's faster ``src.layers.rnn`` ones). Returns a cell
     mapping (batch, time, input_size) to ``(output (batch, time, hidden * directions), state)``.
+
+    MindSpore 2.10's LSTM is one primitive per layer and direction and runs in graphs whose
+    lengths are known only at run time (the dynamic-length export); its GRU and RNN on CPU loop
+    over the time steps, which compiles for fixed input shapes only ('Stack' of an empty list
+    otherwise), so a GRU/RNN DPRNN runs in PyNative mode or in graphs of fixed length.
     """
     cell = {'RNN': nn.RNN, 'LSTM': nn.LSTM, 'GRU': nn.GRU}[rnn_type]
     return cell(input_size, hidden_size, num_layers=num_layers, has_bias=True, batch_first=True,
