@@ -202,3 +202,18 @@ def test_dynamic_length_mindir_export_runs_any_length(tmp_path):
             np.testing.assert_allclose(out, net(ms.Tensor(x)).asnumpy(), atol=1e-6)
     finally:
         ms.set_context(mode=ms.PYNATIVE_MODE)
+
+
+def test_initialisation_follows_pytorchs_defaults():
+    ms.set_seed(0)
+    net = DPRNNTasNet(n_repeats=1)
+    filters = net.encoder.filterbank._filters.asnumpy()                 # xavier_normal_ (64, 1, 16)
+    assert filters.std() == pytest.approx(np.sqrt(2.0 / (16 + 64 * 16)), rel=0.1)
+    for layer, fan_in in ((net.masker.bottleneck[1], 64), (net.masker.first_out[1], 128),
+                          (net.masker.mask_net, 128)):
+        weight = layer.weight.asnumpy()                                 # kaiming_uniform_(a=sqrt(5))
+        bound = 1.0 / np.sqrt(fan_in)
+        assert np.abs(weight).max() <= bound and np.abs(weight).max() > 0.9 * bound
+    assert np.abs(net.masker.bottleneck[1].bias.asnumpy()).max() <= 1.0 / 8
+    gln = net.masker.net[0].intra_norm
+    assert np.all(gln.gamma.asnumpy() == 1) and np.all(gln.beta.asnumpy() == 0)
