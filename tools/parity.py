@@ -130,6 +130,34 @@ for _class_path in PANNS_CLASSES:
     HANDLERS.register(_class_path, run_panns)
 
 
+@HANDLERS.register('asteroid.models.dprnn_tasnet.DPRNNTasNet')
+def run_dprnn_tasnet(meta, state, inputs):
+    """asteroid DPRNNTasNet + PITLossWrapper(pairwise_neg_sisdr, 'pw_mtx'): separated sources,
+    the PIT loss (minus an SI-SDR in dB, compared as a level) and the reordered estimates."""
+    import mindspore as ms
+    from src.checkpoint import load_state
+    from src.dprnn.convert import convert_asteroid_state, dprnn_args_from_asteroid
+    from src.dprnn.loss import EXHAUSTIVE_MAX_SOURCES, PITNegSiSdr, pit_neg_sisdr, reorder_sources
+    from src.dprnn.network import DPRNNTasNet
+
+    if 'model_args' not in meta:
+        raise DataError("the DPRNNTasNet bundle's __meta__ has no model_args")
+    kwargs = dprnn_args_from_asteroid(meta['model_args'], 'bundle')
+    model = DPRNNTasNet(**kwargs)
+    load_state(model, convert_asteroid_state(state, kwargs, 'bundle'))
+    model.set_train(False)
+    est = model(ms.Tensor(inputs['x']))
+    targets = ms.Tensor(inputs['targets'])
+    if model.n_src <= EXHAUSTIVE_MAX_SOURCES:     # every permutation, in the graph
+        loss, perm = PITNegSiSdr(model.n_src)(est, targets)
+        reordered = reorder_sources(est, perm)
+    else:                                         # Hungarian algorithm, on the host
+        loss, reordered = pit_neg_sisdr(est, targets, return_est=True)
+    return [('est_sources', est.asnumpy(), 'activation'),
+            ('pit_neg_sisdr_loss', loss.asnumpy(), 'db'),
+            ('reordered_est', reordered.asnumpy(), 'activation')]
+
+
 def db_tolerance(rtol):
     """The absolute tolerance in dB of a level whose power may be off by the factor 1 + rtol."""
     import math

@@ -1,1 +1,3 @@
-"""DPRNN-TasNet speech separation: LibriMix / wsj0-2mix / WHAM! data, the network and its loss."""
+"""DPRNN-TasNet speech separation (asteroid's ``DPRNNTasNet``): LibriMix / wsj0-2mix / WHAM!
+data, the network, the PIT SI-SDR loss, the asteroid checkpoint converter, the recipe, scoring,
+windowed inference (``infer.py separate``)."""

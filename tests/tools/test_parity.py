@@ -109,3 +109,54 @@ def test_panns_cnn6_bundle_passes():
     assert lines[2]['max_abs_diff'] < 1e-3            # dB
     assert lines[2]['unit'] == 'dB' and lines[2]['atol'] == pytest.approx(4.3429e-4, rel=1e-4)
     assert 'unit' not in lines[0]
+
+
+DPRNN_OUTPUTS = ['est_sources', 'pit_neg_sisdr_loss', 'reordered_est']
+# tests/data/dprnn_<name>.npz, written with asteroid 0.7.0 by tools/make_dprnn_references.py:
+# 3 and 4 sources (4: asteroid's Hungarian path), kernel 2 / stride 1 / chunk 250 (hop 125),
+# odd input lengths (8001 at 64 filters / 16 / 8, 7993 unidirectional with chunk 50 / hop 20),
+# a 2-layer GRU with cLN and ReLU masks, MulCat RNNs with fgLN, softmax masks, a ReLU encoder,
+# chunk 10 / hop 3 and the default stride
+DPRNN_REFERENCES = ['3src', '4src', 'k2', 'odd', 'uni', 'gru', 'mulcat']
+
+
+@pytest.mark.parametrize('mode_name', ['pynative', 'graph'])
+def test_dprnn_tasnet_bundle_passes(mode_name):
+    # asteroid 0.7.0 DPRNNTasNet (n_repeats 2) + PITLossWrapper(pairwise_neg_sisdr)
+    result, lines = run_parity(os.path.join(ROOT, 'tests', 'data', 'dprnn_tasnet.npz'), '--mode', mode_name)
+    assert result.returncode == 0, result.stderr
+    assert [line['output'] for line in lines] == DPRNN_OUTPUTS
+    assert all(line['ok'] for line in lines)
+    assert lines[0]['max_abs_diff'] < 1e-6 and lines[2]['max_abs_diff'] < 1e-6
+    assert lines[1]['unit'] == 'dB' and lines[1]['max_abs_diff'] < 1e-4     # the loss is -SI-SDR
+
+
+def dprnn_results(tool, path):
+    """(results, reference outputs) of the DPRNN handler on a bundle, in this process."""
+    meta, state, inputs, outputs = tool.load_bundle(path)
+    return tool.HANDLERS.get(tool.model_class(meta))(meta, state, inputs), outputs
+
+
+@pytest.mark.parametrize('name', DPRNN_REFERENCES)
+def test_dprnn_reference_configurations_pass(name, mode):
+    tool = load_tool()
+    results, outputs = dprnn_results(tool, os.path.join(ROOT, 'tests', 'data', f'dprnn_{name}.npz'))
+    assert [r[0] for r in results] == DPRNN_OUTPUTS
+    for output, actual, kind in results:
+        rtol, atol = tool.tolerances(kind, 1e-4, 1e-5, 1e-3)
+        line = tool.compare(output, actual, outputs[output], rtol, atol)
+        assert line['ok'], (name, mode, line)
+        assert line['max_abs_diff'] < (1e-4 if kind == 'db' else 1e-6), (name, mode, line)
+
+
+def test_dprnn_one_perturbed_norm_gain_fails(tmp_path):
+    tool = load_tool()
+    source = os.path.join(ROOT, 'tests', 'data', 'dprnn_uni.npz')
+    with np.load(source) as z:
+        arrays = {k: z[k] for k in z.files}
+    arrays['masker.net.0.inter_norm.gamma'] = arrays['masker.net.0.inter_norm.gamma'] * np.float32(1.001)
+    np.savez(tmp_path / 'perturbed.npz', **arrays)
+    results, outputs = dprnn_results(tool, str(tmp_path / 'perturbed.npz'))
+    lines = {name: tool.compare(name, actual, outputs[name], *tool.tolerances(kind, 1e-4, 1e-5, 1e-3))
+             for name, actual, kind in results}
+    assert not lines['est_sources']['ok'] and not lines['reordered_est']['ok']
