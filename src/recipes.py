@@ -14,7 +14,7 @@ import inspect
 from .registry import Registry
 
 # Packages whose recipe modules register models; a new model adds one line.
-RECIPE_MODULES = ('src.ecapa_tdnn.recipe', 'src.panns.recipe')
+RECIPE_MODULES = ('src.ecapa_tdnn.recipe', 'src.panns.recipe', 'src.dprnn.recipe')
 MODELS = Registry('model', modules=RECIPE_MODULES)
 
 

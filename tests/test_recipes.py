@@ -47,7 +47,7 @@ def test_every_model_declares_the_direction_of_its_selection_metric():
 
 def test_every_demo_names_its_models_config_and_registered_corpora():
     table = demos()
-    assert table.names() == ['ecapa_tdnn', 'panns']
+    assert table.names() == ['dprnn', 'ecapa_tdnn', 'panns']
     for name, (model, recipe) in table.items():
         cfg = load_config(os.path.join(ROOT, recipe.demo.config))
         assert cfg.model.name == model                    # the export is <run>/export/<model>.mindir
@@ -59,6 +59,6 @@ def test_queries(capsys):
     assert main(['demo', 'panns']) == ['configs/panns/demo.yaml', 'panns_cnn6', 'esc50',
                                        demos().get('panns')[1].demo.about]
     assert capsys.readouterr().out.splitlines()[:3] == ['configs/panns/demo.yaml', 'panns_cnn6', 'esc50']
-    assert [line.split(':')[0] for line in main(['demos'])] == ['ecapa_tdnn', 'panns']
+    assert [line.split(':')[0] for line in main(['demos'])] == ['dprnn', 'ecapa_tdnn', 'panns']
     with pytest.raises(ConfigError, match="unknown demo 'pans'; did you mean 'panns'"):
         main(['demo', 'pans'])

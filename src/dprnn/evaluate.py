@@ -65,7 +65,7 @@ def summarize(rows, split=''):
     metrics['utterances'] = len(rows)
     metrics['sdr_utterances'] = int(sum(np.isfinite(r['sdr']) for r in rows))
     if split:
-        metrics['split'] = split
+        metrics['subset'] = split
     return metrics
 
 
@@ -74,7 +74,7 @@ def format_separation(metrics):
     sdri = metrics.get('sdri', float('nan'))
     sdr = f"  SDRi = {sdri:.2f} dB" if np.isfinite(sdri) else "  SDRi = n/a (eval.sdr=false)"
     line = (f"SI-SNRi = {metrics['si_snri']:.2f} dB{sdr}  ({metrics['utterances']} utterances"
-            + (f", {metrics['split']}" if metrics.get('split') else '') + ")")
+            + (f", {metrics['subset']}" if metrics.get('subset') else '') + ")")
     floors = [f"the mixture itself 0.00 dB (SI-SNR {metrics['mixture_si_snr']:.2f} dB)"]
     if 'untrained_si_snri' in metrics:
         floors.append(f"the untrained network {metrics['untrained_si_snri']:.2f} dB")

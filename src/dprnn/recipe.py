@@ -81,16 +81,23 @@ class SeparationRecipe(Recipe):
 
     def load_pretrained(self, network, path):
         """asteroid's published ``DPRNNTasNet`` files (``.pth`` with ``model_args``, read without
-        torch; see :func:`src.dprnn.convert.read_asteroid_file`), the ``.ckpt`` of
-        ``tools/convert_asteroid_dprnn.py``, or a MindSpore checkpoint of this model."""
+        torch, see :func:`src.dprnn.convert.read_asteroid_file`; or an ``.npz`` of one), the
+        ``.ckpt`` of ``tools/convert_asteroid_dprnn.py``, or a MindSpore checkpoint of this model."""
         from ..checkpoint import is_foreign_state, load_state
-        if is_foreign_state(path):
-            from .convert import check_architecture, convert_asteroid_state, read_asteroid_file
-            model_args, state = read_asteroid_file(path)
-            check_architecture(model_args, network.config, path)
-            load_state(network, convert_asteroid_state(state, network.config), subject=path)
-            return []
-        return super().load_pretrained(network, path)
+        from ..errors import CheckpointError
+        if not is_foreign_state(path):
+            return super().load_pretrained(network, path)
+        from .convert import convert_asteroid_state, dprnn_args_from_asteroid, read_asteroid_file
+        asteroid_args, state = read_asteroid_file(path)
+        kwargs = dprnn_args_from_asteroid(asteroid_args, path)
+        if kwargs['n_src'] != network.n_src:
+            raise CheckpointError(f"{path} separates {kwargs['n_src']} sources, the config "
+                                  f"{network.n_src}: set model.args.n_src={kwargs['n_src']} (and "
+                                  f"data.n_src), or use a {network.n_src}-source model")
+        load_state(network, convert_asteroid_state(state, kwargs, path),
+                   subject=f"{path} does not fit the configured DPRNNTasNet (model.args must be "
+                           "the file's model_args)")
+        return []
 
     def check_checkpoint(self, cfg, params, path):
         """The number of sources and the encoder of a checkpoint must be the config's."""

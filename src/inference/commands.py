@@ -18,7 +18,8 @@ from ..registry import Registry
 INFER_COMMANDS = Registry('inference command')
 # Modules that register sub-commands; a model with its own commands adds one line (as it adds
 # its recipe module to src.recipes.RECIPE_MODULES).
-COMMAND_MODULES = ('src.inference.bins', 'src.ecapa_tdnn.inference', 'src.panns.inference')
+COMMAND_MODULES = ('src.inference.bins', 'src.ecapa_tdnn.inference', 'src.panns.inference',
+                   'src.dprnn.inference')
 
 
 @dataclass(frozen=True)

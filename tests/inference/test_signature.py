@@ -82,4 +82,6 @@ def test_a_model_of_another_task_is_refused_naming_the_commands_that_run_it():
                     'm.json: panns_cnn6 is a sound classifier, not a speaker embedding model',
                     'run it with `infer.py tag`')
     raises_one_line(UserError, lambda: check_task({'task': 'separation'}, 'm.json', 'verify'),
-                    "a model of task 'separation'", 'no infer.py sub-command but `bins` runs it')
+                    'a source-separation model, not a speaker embedding model', 'run it with `infer.py separate`')
+    raises_one_line(UserError, lambda: check_task({'task': 'no such task'}, 'm.json', 'separate'),
+                    "a model of task 'no such task'", 'no infer.py sub-command but `bins` runs it')
