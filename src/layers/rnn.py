@@ -3,8 +3,9 @@
 Each class subclasses the MindSpore cell, so the parameters are MindSpore's, which are PyTorch's:
 ``weight_ih_l{k}``, ``weight_hh_l{k}``, ``bias_ih_l{k}``, ``bias_hh_l{k}`` and ``..._reverse`` for
 the backward direction, shaped (G*H, in) and (G*H, H) with the gates stacked in PyTorch's order
-(LSTM: i, f, g, o; GRU: r, z, n). A PyTorch state dict copies across unchanged. Every parameter
-is drawn from U(-1/sqrt(H), 1/sqrt(H)), as PyTorch does, with MindSpore's seed (``ms.set_seed``).
+(LSTM: i, f, g, o; GRU: r, z, n). A PyTorch state dict copies across unchanged. As in PyTorch,
+every parameter is drawn from U(-1/sqrt(H), 1/sqrt(H)) (by the MindSpore cell, from numpy's
+generator, which ``ms.set_seed`` seeds).
 Unlike the MindSpore cells, ``batch_first`` defaults to True.
 
 ``impl`` (see :mod:`src.layers.impl`):
@@ -39,21 +40,10 @@ Outputs, as ``nn.LSTM`` / ``nn.GRU``: ``(output, (h_n, c_n))`` / ``(output, h_n)
 (N, T, D * H) (forward direction first along the last axis), the final states shaped as ``hx``.
 ``nn.LSTM``'s ``seq_length`` input is not supported.
 """
-import math
-
 from mindspore import nn, ops
 from mindspore.ops import functional as F
-from mindspore.common.initializer import Uniform, initializer
 
 from .impl import resolve_impl
-
-
-def _init_uniform(cell, hidden_size):
-    """Redraw every parameter from U(-1/sqrt(H), 1/sqrt(H)) with MindSpore's random seed (the
-    MindSpore cells draw them from numpy's global generator)."""
-    bound = 1.0 / math.sqrt(hidden_size)
-    for param in cell.get_parameters():
-        param.set_data(initializer(Uniform(bound), param.shape, param.dtype))
 
 
 def _reverse_time(x):
@@ -101,7 +91,6 @@ class LSTM(nn.LSTM):
                  dropout=0.0, bidirectional=False, impl='auto'):
         super().__init__(input_size, hidden_size, num_layers, has_bias, batch_first, float(dropout),
                          bidirectional)
-        _init_uniform(self, hidden_size)
         self.impl = resolve_impl(impl, 'LSTM')
         self.directions = 2 if bidirectional else 1
         if self.impl == 'gemm':
@@ -277,7 +266,6 @@ class GRU(nn.GRU):
                  dropout=0.0, bidirectional=False, impl='auto'):
         super().__init__(input_size, hidden_size, num_layers, has_bias, batch_first, float(dropout),
                          bidirectional)
-        _init_uniform(self, hidden_size)
         self.impl = resolve_impl(impl, 'GRU')
         self.directions = 2 if bidirectional else 1
         if self.impl == 'gemm':
