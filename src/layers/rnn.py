@@ -24,15 +24,16 @@ Unlike the MindSpore cells, ``batch_first`` defaults to True.
     recurrence is a (D, N, H) x (D, H, 3H) batched product per step, both directions in one
     (the backward one over reversed time). The backward pass is written by hand (``bprop``): the
     forward keeps its gates, every coefficient of the backward recursion is computed for all
-    steps at once, so each step costs one product and four element-wise kernels, and the
-    weight gradients are three GEMMs over all steps.
+    steps at once, so each step costs one product and five element-wise kernels, and the
+    weight and input gradients are GEMMs over all steps at once.
 
-  Measured against ``nn.LSTM`` on CPU in graph mode, and the alternatives that lost, in
-  ``bench/rnn.py`` and this module's tests.
+  Timings against ``nn.LSTM`` / ``nn.GRU``, and the alternatives that lost: ``bench/rnn.py``,
+  README (Performance on CPU, Recurrent layers).
 
-The GRU's CPU path unrolls its time loop at compile time, so it needs a sequence length known
-when the graph is compiled (a dynamic-length export uses ``impl='native'``); the LSTM's CPU path
-takes any shape, like the native cells.
+The GRU's CPU path unrolls its time loop at compile time (about 11 s for 100 steps with the
+backward), so the sequence length must be known when the graph is compiled; an export may leave
+the batch size free. ``nn.GRU`` on CPU unrolls its loop too (and its exported graph fails on a
+second batch size). The LSTM's CPU path takes any shape, like ``nn.LSTM``.
 
 Inputs: ``x`` (N, T, C) with ``batch_first`` (else (T, N, C)); optional initial states ``hx``,
 (h_0, c_0) for the LSTM, h_0 for the GRU, each (num_layers * D, N, H), D = 2 if bidirectional.
@@ -94,8 +95,8 @@ class LSTM(nn.LSTM):
         self.impl = resolve_impl(impl, 'LSTM')
         self.directions = 2 if bidirectional else 1
         if self.impl == 'gemm':
-            # one primitive per layer: its weight layout assumes the same input size for every
-            # layer, which holds only for the first when 2H differs from input_size
+            # one primitive per layer: a multi-layer one lays out every layer's weights with the
+            # first layer's input size
             self.layer_ops = [ops.LSTM(input_size if k == 0 else hidden_size * self.directions,
                                        hidden_size, 1, has_bias, bidirectional, 0.0)
                               for k in range(num_layers)]
