@@ -30,7 +30,7 @@ Unlike the MindSpore cells, ``batch_first`` defaults to True.
   Timings against ``nn.LSTM`` / ``nn.GRU``, and the alternatives that lost: ``bench/rnn.py``,
   README (Performance on CPU, Recurrent layers).
 
-The GRU's CPU path unrolls its time loop at compile time (about 11 s for 100 steps with the
+The GRU's CPU path unrolls its time loop at compile time (11-13 s for 100 steps with the
 backward), so the sequence length must be known when the graph is compiled; an export may leave
 the batch size free. ``nn.GRU`` on CPU unrolls its loop too (and its exported graph fails on a
 second batch size). The LSTM's CPU path takes any shape, like ``nn.LSTM``.
