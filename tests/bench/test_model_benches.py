@@ -45,3 +45,11 @@ def test_engine_bench_reports_the_frozen_and_accumulated_steps():
     assert set(cases) == {'all_trainable', 'frozen_encoder', 'accumulated_2x'}
     assert cases['frozen_encoder']['ratio_to_all_trainable'] > 0
     assert cases['accumulated_2x']['ratio_to_one_batch'] > 0
+
+
+def test_dprnn_bench_reports_inference_and_its_dynamic_graph():
+    lines = bench('dprnn.py', '--repeats', '1', '--iters', '1', '--skip-train')
+    infer, summary = lines[0], lines[-1]
+    assert infer['case'] == 'infer_10s' and infer['input'] == [1, 80000]
+    assert 0 < infer['min_s'] <= infer['median_s'] and infer['dynamic_length_median_s'] > 0
+    assert summary == {'case': 'summary', 'repeats': 1}     # ratios only for the FULL config
