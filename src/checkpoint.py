@@ -100,6 +100,24 @@ def load_params_into(net, path_or_params, path=None, allow_missing=(), allow_une
     return params
 
 
+def state_mismatches(expected, state, skip=(), shown=5):
+    """What keeps ``state`` (name -> array) from filling a network of ``expected`` (name -> shape)
+    exactly: phrases such as ``'missing: a, b (+3 more)'`` for the missing, unexpected and
+    wrongly shaped names (at most ``shown`` of each); empty when it fits. Names in ``skip`` may
+    be missing."""
+    missing = [n for n in expected if n not in state and n not in skip]
+    unexpected = [n for n in state if n not in expected]
+    mismatched = [f"{n} {tuple(np.shape(state[n]))} vs {tuple(expected[n])}" for n in expected
+                  if n in state and n not in skip and tuple(np.shape(state[n])) != tuple(expected[n])]
+    problems = []
+    for label, items in (('missing', missing), ('unexpected', unexpected),
+                         ('shape mismatch (checkpoint vs network)', mismatched)):
+        if items:
+            more = f" (+{len(items) - shown} more)" if len(items) > shown else ""
+            problems.append(f"{label}: {', '.join(items[:shown])}{more}")
+    return problems
+
+
 def load_state(net, state, skip=(), subject='checkpoint does not fit the network', hint=''):
     """Copy ``state`` (name -> array, names relative to ``net`` as ``parameters_and_names``
     gives them) into ``net``, strictly: every parameter but those in ``skip`` must be there
@@ -110,21 +128,11 @@ def load_state(net, state, skip=(), subject='checkpoint does not fit the network
             names, then ``hint``, on one line.
     """
     params = dict(net.parameters_and_names())
-    expected = [n for n in params if n not in skip]
-    missing = [n for n in expected if n not in state]
-    unexpected = [n for n in state if n not in params]
-    mismatched = [f"{n} {tuple(np.shape(state[n]))} vs {tuple(params[n].shape)}"
-                  for n in expected if n in state and tuple(np.shape(state[n])) != tuple(params[n].shape)]
-    problems = []
-    for label, items in (('missing', missing), ('unexpected', unexpected),
-                         ('shape mismatch (checkpoint vs network)', mismatched)):
-        if items:
-            more = f" (+{len(items) - 5} more)" if len(items) > 5 else ""
-            problems.append(f"{label}: {', '.join(items[:5])}{more}")
+    problems = state_mismatches({n: tuple(p.shape) for n, p in params.items()}, state, skip)
     if problems:
         raise CheckpointError(f"{subject}: " + "; ".join(problems) + (f" ({hint})" if hint else ''))
     from mindspore import Tensor
-    for name in expected:
+    for name in (n for n in params if n not in skip):
         params[name].set_data(Tensor(np.asarray(state[name]), dtype=params[name].dtype))
 
 

@@ -31,6 +31,7 @@ import zipfile
 
 import numpy as np
 
+from src.checkpoint import state_mismatches
 from src.errors import CheckpointError, ConfigError, UserError
 
 MODEL_NAME = 'DPRNNTasNet'
@@ -324,19 +325,10 @@ def convert_asteroid_state(state, network_args, source='checkpoint'):
         theirs = np.shape(state[head])[0] / (expected[head][0] // n_src)
         raise CheckpointError(f"{source}: the weights separate {theirs:g} sources, the arguments ask "
                               f"for n_src={n_src}; use the checkpoint's n_src")
-    missing = [k for k in expected if k not in state]
-    unexpected = [k for k in state if k not in expected]
-    wrong = [f"{k} {tuple(np.shape(state[k]))} vs {expected[k]}" for k in expected
-             if k in state and tuple(np.shape(state[k])) != expected[k]]
-    problems = []
-    for label, items in (('missing', missing), ('unexpected', unexpected),
-                         ('shape mismatch (checkpoint vs network)', wrong)):
-        if items:
-            more = f" (+{len(items) - 3} more)" if len(items) > 3 else ''
-            problems.append(f"{label}: {', '.join(items[:3])}{more}")
+    problems = state_mismatches(expected, state, shown=3)
     if problems:
         hint = ''
-        if any(k.startswith('model.') for k in unexpected):
+        if any(k.startswith('model.') and k not in expected for k in state):
             hint = " (keys start with 'model.': a training-system checkpoint; strip the prefix)"
         raise CheckpointError(f"{source} does not fit DPRNNTasNet({_describe(network_args)}): "
                               + '; '.join(problems) + hint)

@@ -14,12 +14,11 @@ particular order (the network is trained permutation-invariant), peak-normalised
 they would clip.
 """
 import os
-import sys
 
 import numpy as np
 
 from ..errors import UserError
-from ..inference.commands import INFER_COMMANDS, InferCommand, add_model_arguments, check_task
+from ..inference.commands import INFER_COMMANDS, InferCommand, add_model_arguments, check_task, each_readable
 
 
 def separator_check(meta, where):
@@ -109,10 +108,8 @@ def output_names(paths, sources):
 
 def run_separate(args):
     """``infer.py separate``: write the separated sources of every file; returns the written paths."""
-    from ..audio import read_audio, write_audio
+    from ..audio import write_audio
     from ..audio.io import find_audio
-    from ..engine.trainer import progress
-    from ..errors import DataError
     if args.window_seconds < 0 or not 0 <= args.overlap < 1:
         raise UserError(f"--window_seconds must be >= 0 and --overlap in [0, 1), got "
                         f"{args.window_seconds} and {args.overlap}")
@@ -123,16 +120,9 @@ def run_separate(args):
                         "X.ckpt, or --asteroid F (an asteroid DPRNNTasNet .pth/.npz)")
     paths = find_audio(args.sources)
     separator = Separator(args.model, args.config, args.checkpoint, args.asteroid)
-    written, failed = [], []
-    bar = progress(list(zip(paths, output_names(paths, args.sources))), desc='separating',
-                   unit='file', disable=True if len(paths) < 2 else None)
-    for path, stem in bar:
-        try:
-            wave = read_audio(path, separator.sample_rate)
-        except DataError as err:
-            failed.append(str(err))
-            bar.write(f"skipped: {err}", file=sys.stderr)
-            continue
+    written = []
+    for (path, stem), wave, bar in each_readable(paths, separator.sample_rate, 'separating',
+                                                 list(zip(paths, output_names(paths, args.sources)))):
         sources = separator.separate(wave, args.window_seconds, args.overlap)
         peak = float(np.abs(sources).max())
         gain = 0.99 / peak if peak > 0.99 else 1.0      # one gain for all: levels compare
@@ -141,11 +131,6 @@ def run_separate(args):
             write_audio(out, gain * source, separator.sample_rate)
         bar.write(f"[{path}] -> {', '.join(outputs)}")
         written.extend(outputs)
-    if not written:
-        raise DataError(failed[0] if len(failed) == 1 else
-                        f"none of the {len(failed)} files could be read; the first: {failed[0]}")
-    if failed:
-        print(f"{len(failed)} of {len(paths)} files could not be read and were skipped", file=sys.stderr)
     return written
 
 

@@ -194,7 +194,7 @@ class SeparationRecipe(Recipe):
         from ..checkpoint import atomic_write_json
         from ..data.manifest import write_text
         from ..engine.trainer import progress as bar
-        from ..inference.bins import write_item
+        from ..inference.bins import remove_items_from, write_item
         items, split_name = self._eval_set(cfg, 'test')
         feats = os.path.join(out_dir, 'feats')
         os.makedirs(feats, exist_ok=True)
@@ -203,10 +203,7 @@ class SeparationRecipe(Recipe):
             item = items[n]
             write_item(feats, n, {'mixture': item['mixture'][None, :].astype(np.float32)})
             rows.append(f"{n}\t{item['mixture_id']}\n")
-        for name in os.listdir(feats):
-            stem = name[:-4] if name.endswith('.bin') else ''
-            if stem.isdigit() and int(stem) >= len(rows):
-                os.remove(os.path.join(feats, name))
+        remove_items_from(feats, len(rows))
         write_text(os.path.join(out_dir, 'mixtures.tsv'), ''.join(rows))
         atomic_write_json(os.path.join(out_dir, 'inputs.json'),
                           {'model': cfg.model.name, 'split': split_name, 'mixtures': len(rows)})

@@ -55,6 +55,15 @@ def write_item(feats_dir, stem, arrays):
         write_binary(os.path.join(folder, f'{stem}.bin'), array)
 
 
+def remove_items_from(feats_dir, count):
+    """Remove the one-input items ``<n>.bin`` of ``feats_dir`` with ``n >= count``: inputs of an
+    earlier, larger run that a runtime would otherwise take for this one's."""
+    for name in os.listdir(feats_dir):
+        stem = name[:-4] if name.endswith('.bin') else ''
+        if stem.isdigit() and int(stem) >= count:
+            os.remove(os.path.join(feats_dir, name))
+
+
 def _stems(folder):
     names = [f[:-4] for f in os.listdir(folder) if f.endswith('.bin') and os.path.isfile(os.path.join(folder, f))]
     return sorted(names, key=lambda stem: (len(stem), stem))       # '2' before '10'

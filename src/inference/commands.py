@@ -83,3 +83,35 @@ def check_task(meta, where, command):
     hint = (f"run it with {' or '.join(f'`infer.py {name}`' for name in runs)}" if runs else
             "no infer.py sub-command but `bins` runs it")
     raise UserError(f"{where}: {meta.get('model', 'the model')} is {what}, not {wanted.subject}: {hint}")
+
+
+def each_readable(paths, sample_rate, desc, labels=None):
+    """``(path, wave, bar)`` for each audio file of ``paths`` that can be read (mono, resampled to
+    ``sample_rate``), with a progress bar over two or more files; ``labels`` (one per path)
+    come in place of the paths when given. An unreadable file is skipped with a line on
+    stderr, and reported once at the end.
+
+    Raises:
+        DataError: at the end, when none of the files could be read.
+    """
+    import sys
+    from ..audio import read_audio
+    from ..engine.trainer import progress
+    from ..errors import DataError
+    failed, done = [], 0
+    items = list(zip(paths, labels)) if labels is not None else [(path, path) for path in paths]
+    bar = progress(items, desc=desc, unit='file', disable=True if len(paths) < 2 else None)
+    for path, label in bar:
+        try:
+            wave = read_audio(path, sample_rate)
+        except DataError as err:
+            failed.append(str(err))
+            bar.write(f"skipped: {err}", file=sys.stderr)
+            continue
+        done += 1
+        yield label, wave, bar
+    if not done:
+        raise DataError(failed[0] if len(failed) == 1 else
+                        f"none of the {len(failed)} files could be read; the first: {failed[0]}")
+    if failed:
+        print(f"{len(failed)} of {len(paths)} files could not be read and were skipped", file=sys.stderr)

@@ -16,7 +16,7 @@ import sys
 import numpy as np
 
 from ..errors import CheckpointError, UserError
-from ..inference.commands import INFER_COMMANDS, InferCommand, add_model_arguments, check_task
+from ..inference.commands import INFER_COMMANDS, InferCommand, add_model_arguments, check_task, each_readable
 
 # AudioSet clips are 10 s: the public PANNs taggers were trained on them
 PANNS_CLIP_SECONDS = 10.0
@@ -189,8 +189,6 @@ class Tagger:
 
 def run_tag(args):
     """``infer.py tag``: print the top-k classes of every file; optionally write JSON lines."""
-    from ..audio import read_audio
-    from ..errors import DataError
     from ..audio.io import find_audio
     from .tagging import format_tags, tag_record, top_k, write_jsonl
     if args.top_k < 1:
@@ -205,25 +203,12 @@ def run_tag(args):
     paths = find_audio(args.sources)
     tagger = Tagger(args.model, args.config, args.checkpoint, args.panns, args.clip_seconds)
     hop = tagger.hop(args.hop_seconds)
-    from ..engine.trainer import progress
-    records, failed = [], []
-    bar = progress(paths, desc='tagging', unit='file', disable=True if len(paths) < 2 else None)
-    for path in bar:
-        try:
-            wave = read_audio(path, tagger.sample_rate)
-        except DataError as err:
-            failed.append(str(err))
-            bar.write(f"skipped: {err}", file=sys.stderr)
-            continue
+    records = []
+    for path, wave, bar in each_readable(paths, tagger.sample_rate, 'tagging'):
         scores, windows = tagger(wave, hop, args.aggregate)
         tags = top_k(scores, tagger.names(len(scores)), args.top_k)
         bar.write(format_tags(path, tags))
         records.append(tag_record(path, tags, windows))
-    if not records:
-        raise DataError(failed[0] if len(failed) == 1 else
-                        f"none of the {len(failed)} files could be read; the first: {failed[0]}")
-    if failed:
-        print(f"{len(failed)} of {len(paths)} files could not be read and were skipped", file=sys.stderr)
     if args.out:
         write_jsonl(args.out, records)
         print(f"{len(records)} files tagged -> {args.out}", file=sys.stderr)

@@ -250,7 +250,7 @@ class PannsRecipe(Recipe):
         larger fold left in ``feats/`` are removed, so that a runtime sees only these."""
         from ..data.manifest import write_text
         from ..engine.trainer import progress as bar
-        from ..inference.bins import write_item
+        from ..inference.bins import remove_items_from, write_item
         items, _ = self._test_set(cfg)
         feats = os.path.join(out_dir, 'feats')
         os.makedirs(feats, exist_ok=True)
@@ -262,10 +262,7 @@ class PannsRecipe(Recipe):
                                 "inference inputs")
             write_item(feats, n, {'waveform': batch['waveform'].astype(np.float32)})
             rows.append(f"{n}\t{items.paths[n]}\t{int(batch['target'][0])}\n")
-        for name in os.listdir(feats):
-            stem = name[:-4] if name.endswith('.bin') else ''
-            if stem.isdigit() and int(stem) >= len(rows):
-                os.remove(os.path.join(feats, name))
+        remove_items_from(feats, len(rows))
         write_text(os.path.join(out_dir, 'clips.tsv'), ''.join(rows))
         from ..checkpoint import atomic_write_json
         atomic_write_json(os.path.join(out_dir, 'inputs.json'),

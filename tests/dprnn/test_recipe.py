@@ -135,3 +135,44 @@ def test_mismatched_settings_are_one_line_errors(trained, librimix, tmp_path):
     rate = write_config(tmp_path / 'rate.yaml', librimix, sample_rate=16000)
     raises_one_line(ConfigError, lambda: run_main(evaluate.main, '--config', rate, '--run_dir', run_dir),
                     'data.sample_rate 16000', 'model.args.sample_rate 8000')
+
+
+ASTEROID = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'data',
+                        'asteroid_dprnn_3src.pth')     # tools/make_dprnn_references.py (asteroid 0.7.0)
+
+
+def asteroid_cfg(**args):
+    from src.config import build_config
+    from src.dprnn.convert import dprnn_args_from_asteroid, read_asteroid_file
+    kwargs = dict(dprnn_args_from_asteroid(read_asteroid_file(ASTEROID)[0]), **args)
+    kwargs.pop('encoder_activation')        # None: the default, and no config type for it
+    return build_config({'model': {'name': 'dprnn', 'args': kwargs}, 'data': {'n_src': kwargs['n_src']}})
+
+
+def test_model_pretrained_takes_asteroids_file():
+    import mindspore as ms
+    from src.dprnn.convert import load_asteroid
+    recipe = get_recipe('dprnn')
+    cfg = asteroid_cfg()
+    network = recipe.build_network(cfg)
+    assert recipe.load_pretrained(network, ASTEROID) == []
+    network.set_train(False)
+    reference, _ = load_asteroid(ASTEROID)
+    wave = ms.Tensor((0.1 * np.random.default_rng(0).standard_normal((1, 1200))).astype(np.float32))
+    np.testing.assert_allclose(network(wave).asnumpy(), reference(wave).asnumpy(), atol=1e-6)
+    two = recipe.build_network(asteroid_cfg(n_src=2))
+    raises_one_line(CheckpointError, lambda: recipe.load_pretrained(two, ASTEROID),
+                    'separates 3 sources', 'model.args.n_src=3')
+    other = recipe.build_network(asteroid_cfg(hid_size=12))
+    raises_one_line(CheckpointError, lambda: recipe.load_pretrained(other, ASTEROID),
+                    'does not fit the configured DPRNNTasNet', 'shape mismatch')
+
+
+def test_separate_with_asteroids_file(tmp_path):
+    import infer
+    wave = (0.1 * np.random.default_rng(1).standard_normal(4000)).astype(np.float32)
+    soundfile.write(str(tmp_path / 'mix.wav'), wave, 8000)
+    written, _ = run_main(infer.main, 'separate', str(tmp_path / 'mix.wav'), '--asteroid', ASTEROID,
+                          '--out', tmp_path / 'out')
+    assert [os.path.basename(p) for p in written] == ['mix_s1.wav', 'mix_s2.wav', 'mix_s3.wav']
+    assert soundfile.read(written[2])[0].shape == wave.shape
