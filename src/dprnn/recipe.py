@@ -261,10 +261,12 @@ class SeparationRecipe(Recipe):
                 'n_src': self.n_src(cfg)}
 
     def demo_inference(self, cfg, model_path):
-        """Separate the first test mixture of the demo data into ``<run_dir>/separated``."""
+        """Separate the first test mixture of the demo data into ``separated/`` of the run
+        that exported ``model_path`` (``<run_dir>/export/<model>.mindir``)."""
         items, _ = self._eval_set(cfg, 'test')
+        run_dir = os.path.dirname(os.path.dirname(os.path.abspath(model_path)))
         return ['separate', items.items[0].mixture_path, '--model', model_path,
-                '--out', os.path.join(cfg.run_dir, 'separated')]
+                '--out', os.path.join(run_dir, 'separated')]
 
 
 def _dynamic_length(network):
