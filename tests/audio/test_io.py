@@ -128,6 +128,9 @@ def test_audio_info_reads_header(tmp_path):
     path = tmp_path / 'info.wav'
     write_audio(path, np.zeros((1234, 2), np.float32), 22050)
     assert audio_info(path) == (1234, 22050)
+    assert audio_format(path) == (1234, 22050, 2)
+    write_audio(path, np.zeros(5, np.float32), 8000)
+    assert audio_format(path) == (5, 8000, 1)
 
 
 def test_find_audio_lists_files_then_folders_sorted_without_repeats(tmp_path):
@@ -140,6 +143,3 @@ def test_find_audio_lists_files_then_folders_sorted_without_repeats(tmp_path):
     (tmp_path / 'empty' / 'x').mkdir(parents=True)
     raises_one_line(DataError, lambda: find_audio([str(tmp_path / 'empty')]), 'no audio files', 'empty')
     raises_one_line(DataError, lambda: find_audio([str(tmp_path / 'nope.wav')]), 'nope.wav')
-    assert audio_format(path) == (1234, 22050, 2)
-    write_audio(path, np.zeros(5, np.float32), 8000)
-    assert audio_format(path) == (5, 8000, 1)
