@@ -54,3 +54,21 @@ def time_train_step(recipe, cfg, batch, info, iters, warmup=2, lr=1e-4):
     median, fastest = timed(run, warmup - 1, iters)
     return {'params': int(sum(p.size for p in net.trainable_params())), 'compile_s': round(compile_s, 2),
             'median_s': round(median, 4), 'min_s': round(fastest, 4)}, net
+
+
+def ratios_to_reference(ref, train=None, infer=None):
+    """The summary fields of a model benchmark: this project's time / PyTorch's for the train
+    step (median and fastest) and the 10 s inference (static and dynamic-length graph), with
+    PyTorch's times; {} without a reference entry."""
+    if not ref:
+        return {}
+    out = {}
+    if train:
+        out.update(train_step_ratio_median=round(train['median_s'] / ref['train_step_s_median'], 3),
+                   train_step_ratio_min=round(train['min_s'] / ref['train_step_s_min'], 3),
+                   pytorch_train_step_s=ref['train_step_s_median'])
+    if infer:
+        out.update(infer_ratio_median=round(infer['median_s'] / ref['infer_s_median'], 3),
+                   infer_dynamic_ratio_median=round(infer['dynamic_length_median_s'] / ref['infer_s_median'], 3),
+                   pytorch_infer_s=ref['infer_s_median'])
+    return out

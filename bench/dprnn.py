@@ -23,7 +23,7 @@ import numpy as np
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
-from common import pytorch_reference, time_train_step, timed  # noqa: E402  (bench/common.py)
+from common import pytorch_reference, ratios_to_reference, time_train_step, timed  # noqa: E402  (bench/common.py)
 
 
 def full_config(repeats):
@@ -110,20 +110,14 @@ def main():
     if not args.skip_train:
         train = bench_train_step(cfg, args.iters)
         print(json.dumps(train), flush=True)
-        if ref:
-            summary.update(train_step_ratio_median=round(train['median_s'] / ref['train_step_s_median'], 3),
-                           train_step_ratio_min=round(train['min_s'] / ref['train_step_s_min'], 3),
-                           pytorch_train_step_s=ref['train_step_s_median'])
+        summary.update(ratios_to_reference(ref, train=train))
         if args.profile:
             share = bench_rnn_share(cfg, args.iters)
             share['share_of_train_step'] = round(share['forward_backward_median_s'] / train['median_s'], 3)
             print(json.dumps(share), flush=True)
     infer = bench_inference(cfg, args.iters)
     print(json.dumps(infer), flush=True)
-    if ref:
-        summary.update(infer_ratio_median=round(infer['median_s'] / ref['infer_s_median'], 3),
-                       infer_dynamic_ratio_median=round(infer['dynamic_length_median_s'] / ref['infer_s_median'], 3),
-                       pytorch_infer_s=ref['infer_s_median'])
+    summary.update(ratios_to_reference(ref, infer=infer))
     print(json.dumps(summary), flush=True)
 
 

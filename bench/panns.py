@@ -21,7 +21,7 @@ import numpy as np
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
-from common import pytorch_reference, time_train_step, timed  # noqa: E402  (bench/common.py)
+from common import pytorch_reference, ratios_to_reference, time_train_step, timed  # noqa: E402  (bench/common.py)
 
 
 def bench_train_step(architecture, iters, warmup=2, batch=8, seconds=5.0, classes=50):
@@ -69,16 +69,10 @@ def main():
     if not args.skip_train:
         train = bench_train_step(args.architecture, args.iters)
         print(json.dumps(train), flush=True)
-        if ref:
-            summary.update(train_step_ratio_median=round(train['median_s'] / ref['train_step_s_median'], 3),
-                           train_step_ratio_min=round(train['min_s'] / ref['train_step_s_min'], 3),
-                           pytorch_train_step_s=ref['train_step_s_median'])
+        summary.update(ratios_to_reference(ref, train=train))
     infer = bench_inference(args.architecture, args.iters)
     print(json.dumps(infer), flush=True)
-    if ref:
-        summary.update(infer_ratio_median=round(infer['median_s'] / ref['infer_s_median'], 3),
-                       infer_dynamic_ratio_median=round(infer['dynamic_length_median_s'] / ref['infer_s_median'], 3),
-                       pytorch_infer_s=ref['infer_s_median'])
+    summary.update(ratios_to_reference(ref, infer=infer))
     print(json.dumps(summary), flush=True)
 
 

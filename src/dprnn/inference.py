@@ -18,7 +18,8 @@ import os
 import numpy as np
 
 from ..errors import UserError
-from ..inference.commands import INFER_COMMANDS, InferCommand, add_model_arguments, check_task, each_readable
+from ..inference.commands import (INFER_COMMANDS, InferCommand, add_model_arguments,
+                                  check_one_model, check_task, each_readable)
 
 
 def separator_check(meta, where):
@@ -113,11 +114,7 @@ def run_separate(args):
     if args.window_seconds < 0 or not 0 <= args.overlap < 1:
         raise UserError(f"--window_seconds must be >= 0 and --overlap in [0, 1), got "
                         f"{args.window_seconds} and {args.overlap}")
-    chosen = [name for name, given in (('--model', args.model), ('--asteroid', args.asteroid),
-                                       ('--config', args.config or args.checkpoint)) if given]
-    if len(chosen) != 1 or (args.config or args.checkpoint) and not (args.config and args.checkpoint):
-        raise UserError("pass one model: --model M.mindir, --config C.yaml with --checkpoint "
-                        "X.ckpt, or --asteroid F (an asteroid DPRNNTasNet .pth/.npz)")
+    check_one_model(args, '--asteroid', 'F (an asteroid DPRNNTasNet .pth/.npz)')
     paths = find_audio(args.sources)
     separator = Separator(args.model, args.config, args.checkpoint, args.asteroid)
     written = []

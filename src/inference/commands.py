@@ -70,6 +70,18 @@ def add_model_arguments(parser, what='exported .mindir'):
     parser.add_argument('--checkpoint')
 
 
+def check_one_model(args, flag, what):
+    """UserError unless ``args`` names exactly one model: ``--model``, ``--config`` with
+    ``--checkpoint``, or the command's own pretrained-file option ``flag`` (``'--panns'``),
+    described as ``what`` in the message."""
+    own = getattr(args, flag.lstrip('-'))
+    chosen = [name for name, given in (('--model', args.model), (flag, own),
+                                       ('--config', args.config or args.checkpoint)) if given]
+    if len(chosen) != 1 or (args.config or args.checkpoint) and not (args.config and args.checkpoint):
+        raise UserError(f"pass one model: --model M.mindir, --config C.yaml with --checkpoint "
+                        f"X.ckpt, or {flag} {what}")
+
+
 def check_task(meta, where, command):
     """UserError unless ``meta`` (a sidecar, or a config's model facts) describes a model of the
     task that sub-command ``command`` runs; the message names the sub-commands that run it."""

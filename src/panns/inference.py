@@ -16,7 +16,8 @@ import sys
 import numpy as np
 
 from ..errors import CheckpointError, UserError
-from ..inference.commands import INFER_COMMANDS, InferCommand, add_model_arguments, check_task, each_readable
+from ..inference.commands import (INFER_COMMANDS, InferCommand, add_model_arguments,
+                                  check_one_model, check_task, each_readable)
 
 # AudioSet clips are 10 s: the public PANNs taggers were trained on them
 PANNS_CLIP_SECONDS = 10.0
@@ -195,11 +196,7 @@ def run_tag(args):
         raise UserError(f"--top_k must be at least 1, got {args.top_k}")
     if args.clip_seconds is not None and args.clip_seconds <= 0:
         raise UserError(f"--clip_seconds must be positive, got {args.clip_seconds}")
-    chosen = [name for name, given in (('--model', args.model), ('--panns', args.panns),
-                                       ('--config', args.config or args.checkpoint)) if given]
-    if len(chosen) != 1 or (args.config or args.checkpoint) and not (args.config and args.checkpoint):
-        raise UserError("pass one model: --model M.mindir, --config C.yaml with --checkpoint "
-                        "X.ckpt, or --panns P (a PANNs .pth/.npz/.ckpt)")
+    check_one_model(args, '--panns', 'P (a PANNs .pth/.npz/.ckpt)')
     paths = find_audio(args.sources)
     tagger = Tagger(args.model, args.config, args.checkpoint, args.panns, args.clip_seconds)
     hop = tagger.hop(args.hop_seconds)

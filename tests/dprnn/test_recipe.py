@@ -176,3 +176,13 @@ def test_separate_with_asteroids_file(tmp_path):
                           '--out', tmp_path / 'out')
     assert [os.path.basename(p) for p in written] == ['mix_s1.wav', 'mix_s2.wav', 'mix_s3.wav']
     assert soundfile.read(written[2])[0].shape == wave.shape
+
+
+def test_separate_needs_exactly_one_model(tmp_path):
+    import infer
+    from src.errors import UserError
+    soundfile.write(str(tmp_path / 'mix.wav'), np.zeros(800, np.float32), 8000)
+    for extra in ((), ('--config', 'c.yaml'), ('--model', 'm.mindir', '--asteroid', ASTEROID)):
+        raises_one_line(UserError, lambda: run_main(infer.main, 'separate', str(tmp_path / 'mix.wav'),
+                                                    '--out', str(tmp_path / 'o'), *extra),
+                        'pass one model', '--asteroid F')
