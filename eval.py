@@ -3,7 +3,8 @@
 Without ``--checkpoint`` the run directory's best checkpoint on validation is used, or its final
 one when the run had no validation split (the test set never selects a model); the first line
 says which. Prints the model's metrics on the test set (speaker verification: ``EER = x.xx%``
-and minDCF) and writes them, with score files and plots, to ``<run_dir>/eval/<checkpoint name>/``.
+and minDCF) and writes them, with score files and plots, to ``<run_dir>/eval/<checkpoint name>/``
+(``eval_summary.json``: the checkpoint, its role and the metrics).
 """
 import json
 import os
@@ -32,6 +33,10 @@ def main(argv=None):
                               rank=rank, world=world)
     if rank != 0:
         return metrics
+    from src.checkpoint import atomic_write_json
+    os.makedirs(out_dir, exist_ok=True)
+    atomic_write_json(os.path.join(out_dir, 'eval_summary.json'),
+                      {'checkpoint': checkpoint, 'checkpoint_role': role, 'metrics': metrics})
     print(recipe.format_metrics(metrics))
     print(f"metrics, scores and plots: {out_dir}")
     print(json.dumps({'checkpoint': checkpoint, 'checkpoint_role': role, **metrics}))

@@ -44,15 +44,33 @@ start=$(date +%s)
 echo "== $model: $about"
 echo "== demo data (${corpora[*]}) -> data/demo"
 "$py" preprocess.py demo "${corpora[@]}" --out data/demo
-echo "== training $config -> $run"
-resume=()
-[ -f "$run/checkpoints/latest.json" ] && resume=(--resume)
-"$py" train.py --config "$config" --run_dir "$run" ${resume[@]+"${resume[@]}"} ${overrides[@]+"${overrides[@]}"}
-echo "== evaluation (the checkpoint the recipe reports by default)"
-"$py" eval.py --config "$config" --run_dir "$run" ${overrides[@]+"${overrides[@]}"}
+# its training runs, in order (one, or several: pretraining, fine-tuning from it, a baseline)
+stages=$("$py" -m src.recipes demo_stages "$model" "$run")
+exported_config=$config
+exported_run=$run
+while IFS=$'\t' read -r stage stage_config stage_run init_run exported; do
+    stage_start=$(date +%s)
+    echo "== $stage: training $stage_config -> $stage_run"
+    extra=()
+    [ -f "$stage_run/checkpoints/latest.json" ] && extra+=(--resume)
+    [ "$init_run" != - ] && extra+=("model.pretrained=$init_run")
+    "$py" train.py --config "$stage_config" --run_dir "$stage_run" ${extra[@]+"${extra[@]}"} \
+        ${overrides[@]+"${overrides[@]}"} </dev/null
+    echo "== $stage: evaluation (the checkpoint the recipe reports by default)"
+    "$py" eval.py --config "$stage_config" --run_dir "$stage_run" ${overrides[@]+"${overrides[@]}"} </dev/null
+    echo "== $stage: done in $(( $(date +%s) - stage_start )) s"
+    if [ "$exported" = 1 ]; then
+        exported_config=$stage_config
+        exported_run=$stage_run
+    fi
+done <<<"$stages"
+if [ "$(wc -l <<<"$stages")" -gt 1 ]; then
+    echo "== results of the runs"
+    "$py" -m src.recipes demo_summary "$model" "$run"
+fi
 echo "== export (MindIR, dynamic length) and inference with the exported file"
-"$py" export.py --config "$config" --run_dir "$run" ${overrides[@]+"${overrides[@]}"}
-inference=$("$py" -m src.recipes demo_infer "$model" "$run/export/$name.mindir" ${overrides[@]+"${overrides[@]}"})
+"$py" export.py --config "$exported_config" --run_dir "$exported_run" ${overrides[@]+"${overrides[@]}"}
+inference=$("$py" -m src.recipes demo_infer "$model" "$exported_run/export/$name.mindir" ${overrides[@]+"${overrides[@]}"})
 if [ -n "$inference" ]; then
     mapfile -t infer_args <<<"$inference"
     "$py" infer.py "${infer_args[@]}"

@@ -58,6 +58,49 @@ def demos():
     return table
 
 
+def demo_stages(demo, run_dir):
+    """(name, config, run directory, starting run directory or '-', '1' if exported else '0')
+    of each training run of ``demo`` under ``run_dir``."""
+    import os
+    rows, where = [], {}
+    for stage in demo.runs():
+        folder = os.path.join(run_dir, stage.name) if stage.name else run_dir
+        if stage.init_from and stage.init_from not in where:
+            from .errors import ConfigError
+            raise ConfigError(f"demo {demo.name}: stage {stage.name!r} starts from "
+                              f"{stage.init_from!r}, which is not an earlier stage")
+        where[stage.name] = folder
+        rows.append((stage.name or demo.name, stage.config, folder,
+                     where[stage.init_from] if stage.init_from else '-', '1' if stage.exported else '0'))
+    return rows
+
+
+def demo_summary(demo, run_dir):
+    """One line per training run of ``demo``: its name, what it is and its evaluation, from the
+    ``eval_summary.json`` eval.py wrote for the checkpoint it evaluates by default."""
+    import json
+    import os
+    from .config import load_config
+    from .engine.trained_network import find_checkpoint
+    from .errors import UserError
+    lines = []
+    for stage, (name, config, folder, _, _) in zip(demo.runs(), demo_stages(demo, run_dir)):
+        about = f" ({stage.about})" if stage.about else ''
+        try:
+            checkpoint = find_checkpoint(folder)
+            summary = os.path.join(folder, 'eval', os.path.splitext(os.path.basename(checkpoint))[0],
+                                   'eval_summary.json')
+            with open(summary) as f:
+                metrics = json.load(f)['metrics']
+        except (UserError, OSError, ValueError, KeyError):
+            lines.append(f"{name}{about}: not evaluated")
+            continue
+        cfg = load_config(config)
+        text = get_recipe(cfg.model.name).format_metrics(metrics).replace('\n', '; ')
+        lines.append(f"{name}{about}: {text}")
+    return lines
+
+
 def main(argv=None):
     """What ``scripts/run_demo.sh`` asks the registry (it never branches on a model's name).
 
@@ -67,6 +110,13 @@ def main(argv=None):
         python -m src.recipes demo_infer NAME MODEL_PATH [key=value ...]
                                                        the infer.py arguments of its last step,
                                                        one per line, from the config's data
+        python -m src.recipes demo_stages NAME RUN_DIR its training runs, one per line:
+                                                       name, config, run directory, the run
+                                                       directory it starts from (- = none),
+                                                       1 for the exported one (tab-separated)
+        python -m src.recipes demo_summary NAME RUN_DIR
+                                                       each run's evaluation (eval.py's
+                                                       eval_summary.json), one line per run
     """
     import argparse
     p = argparse.ArgumentParser(prog='python -m src.recipes', description=main.__doc__.splitlines()[0],
@@ -79,6 +129,10 @@ def main(argv=None):
     i.add_argument('name')
     i.add_argument('model_path', help='the exported model (export.py writes <run_dir>/export/<model>.mindir)')
     i.add_argument('overrides', nargs='*', metavar='key=value')
+    for command in ('demo_stages', 'demo_summary'):
+        st = sub.add_parser(command)
+        st.add_argument('name')
+        st.add_argument('run_dir')
     args = p.parse_args(argv)
     table = demos()
     if args.command == 'demos':
@@ -87,6 +141,10 @@ def main(argv=None):
         model, recipe = table.get(args.name)
         if args.command == 'demo':
             lines = [recipe.demo.config, model, ' '.join(recipe.demo.corpora), recipe.demo.about]
+        elif args.command == 'demo_stages':
+            lines = ['\t'.join(row) for row in demo_stages(recipe.demo, args.run_dir)]
+        elif args.command == 'demo_summary':
+            lines = demo_summary(recipe.demo, args.run_dir)
         else:
             from .config import load_config
             lines = recipe.demo_inference(load_config(recipe.demo.config, args.overrides), args.model_path)

@@ -359,6 +359,7 @@ def demo_steps(config, model, corpora, run, overrides, infer):
     mindir = f'{run}/export/{model}.mindir'
     return [['-m', 'src.recipes', 'demo', config.split('/')[1]],
             ['preprocess.py', 'demo', *corpora, '--out', 'data/demo'],
+            ['-m', 'src.recipes', 'demo_stages', config.split('/')[1], run],
             ['train.py', '--config', config, '--run_dir', run, *overrides],
             ['eval.py', '--config', config, '--run_dir', run, *overrides],
             ['export.py', '--config', config, '--run_dir', run, *overrides],
@@ -392,7 +393,7 @@ def test_demo_runs_the_steps_the_registry_names(fakes, tmp_path, demo_data):
     fold5 = sorted(os.path.join(esc50, 'audio', n) for n in os.listdir(os.path.join(esc50, 'audio'))
                    if n.startswith('5-'))
     steps = demo_steps('configs/panns/demo.yaml', 'panns_cnn6', ['esc50'], run, overrides, ['tag', *fold5])
-    steps[2][5:5] = ['--resume']
+    steps[3][5:5] = ['--resume']
     assert [c['argv'] for c in fakes.calls()] == steps
 
 

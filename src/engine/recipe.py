@@ -17,12 +17,39 @@ class Demo:
             from ``data/demo``, where the script writes them.
         corpora: the demo corpora it needs (``preprocess.py demo CORPORA``).
         about: one line: what the demo shows and about how long it takes.
+        stages: its training runs (:class:`DemoStage`) when there are several; ``config`` is
+            then the exported stage's.
     """
     name: str
     config: str
     corpora: tuple
     about: str
+    stages: tuple = ()
 
+    def runs(self):
+        """The demo's training runs in order (:class:`DemoStage`); a one-stage demo is its
+        ``config``, trained, evaluated and exported in the demo's run directory."""
+        return self.stages or (DemoStage('', self.config, exported=True),)
+
+
+@dataclass(frozen=True)
+class DemoStage:
+    """One training run of a demo of several (wav2vec 2.0: pretraining, then CTC fine-tuning
+    from it, and a from-scratch baseline beside it).
+
+    Attributes:
+        name: the stage's sub-directory of the demo's run directory ('' = that directory).
+        config: its config, relative to the repository root.
+        init_from: the name of an earlier stage whose trained network starts this one
+            (``model.pretrained`` = that stage's run directory); '' = from scratch.
+        exported: the stage whose network the demo exports and runs ``infer.py`` with (one).
+        about: what the stage shows, one line.
+    """
+    name: str
+    config: str
+    init_from: str = ''
+    exported: bool = False
+    about: str = ''
 
 
 class Recipe:

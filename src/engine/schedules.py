@@ -15,6 +15,10 @@ Registered names (``schedule.name`` in a config) and their ``schedule.args``:
   recipe.
 * ``warmup_cosine`` / ``warmup_linear``: ``warmup_steps``, ``min_ratio`` (the final rate as a
   fraction of ``optim.lr``), ``total_steps`` (default: the whole run).
+* ``tri_stage``: ``phase_ratio`` (fractions of the run spent warming up, holding and decaying),
+  ``init_lr_scale``, ``final_lr_scale`` — fairseq's tri-stage schedule of wav2vec 2.0
+  fine-tuning: linear from ``init_lr_scale * optim.lr`` to ``optim.lr``, hold, exponential decay
+  to ``final_lr_scale * optim.lr``, then hold there.
 * ``step``: ``step_size``, ``gamma``.
 * ``plateau``: ``factor``, ``patience`` (evaluations without improvement), ``min_ratio``. It
   follows the direction of the metric that ``train.best_metric`` names (a higher accuracy or
@@ -98,6 +102,34 @@ class WarmupLinear(_Warmup):
     @staticmethod
     def decay(progress):
         return 1.0 - progress
+
+
+@SCHEDULES.register('tri_stage')
+class TriStage(Constant):
+    def __init__(self, base_lr=1e-3, phase_ratio=(0.1, 0.4, 0.5), init_lr_scale=0.01,
+                 final_lr_scale=0.05, total_steps=0):
+        super().__init__(base_lr)
+        ratios = [float(r) for r in phase_ratio]
+        if len(ratios) != 3 or min(ratios) < 0 or abs(sum(ratios) - 1.0) > 1e-6:
+            raise ValueError(f"tri_stage phase_ratio must be three fractions >= 0 summing to 1, "
+                             f"got {list(phase_ratio)}")
+        if not 0 < final_lr_scale <= 1 or not 0 <= init_lr_scale <= 1:
+            raise ValueError(f"tri_stage init_lr_scale must be in [0, 1] and final_lr_scale in "
+                             f"(0, 1], got {init_lr_scale} and {final_lr_scale}")
+        total = max(1, total_steps)
+        self.warmup, self.hold, self.decay = (int(r * total) for r in ratios)
+        self.init_scale, self.final_scale = float(init_lr_scale), float(final_lr_scale)
+
+    def factor(self, step):
+        if step < self.warmup:
+            return self.init_scale + (1.0 - self.init_scale) * step / self.warmup
+        step -= self.warmup
+        if step < self.hold:
+            return 1.0
+        step -= self.hold
+        if step < self.decay:
+            return math.exp(math.log(self.final_scale) * step / self.decay)
+        return self.final_scale
 
 
 @SCHEDULES.register('step')

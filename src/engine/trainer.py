@@ -315,11 +315,16 @@ class Trainer:
 
     def load_pretrained(self, path):
         """Initialise the network from ``model.pretrained`` (a fresh run only: a resumed one
-        has its own weights)."""
+        has its own weights): a file the recipe reads, or a run directory, whose checkpoint
+        eval.py would take (best.ckpt, else the final one)."""
         from ..errors import ConfigError
         if not os.path.exists(path):
             raise ConfigError(f"model.pretrained: {path} not found; give the path of the "
                               "pretrained weights, or model.pretrained='' to start from scratch")
+        if os.path.isdir(os.path.join(path, 'checkpoints')):
+            # a run directory (an earlier stage, e.g. pretraining): its best or final checkpoint
+            from .trained_network import find_checkpoint
+            path = find_checkpoint(path)
         left = self.recipe.load_pretrained(self.network, path)
         loaded = len(list(self.network.get_parameters())) - len(left)
         more = f" ({len(left) - 6} more)" if len(left) > 6 else ''

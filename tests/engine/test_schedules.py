@@ -31,6 +31,19 @@ def test_warmup_cosine_and_linear():
     assert [lin.lr(0), lin.lr(5), lin.lr(10)] == pytest.approx([2.0, 1.0, 0.0])
 
 
+def test_tri_stage_hand_values():
+    # fairseq tri_stage over 100 updates: 10 warm-up (from 0.01), 40 hold, 50 exponential decay to 0.05
+    s = build_schedule('tri_stage', {'phase_ratio': [0.1, 0.4, 0.5], 'init_lr_scale': 0.01,
+                                     'final_lr_scale': 0.05}, 100, base_lr=3e-5)
+    assert s.lr(0) == pytest.approx(3e-7)
+    assert s.lr(5) == pytest.approx(3e-5 * (0.01 + 0.99 * 0.5))
+    assert s.lr(10) == pytest.approx(3e-5) and s.lr(49) == pytest.approx(3e-5)
+    assert s.lr(75) == pytest.approx(3e-5 * math.sqrt(0.05))
+    assert s.lr(100) == pytest.approx(3e-5 * 0.05) and s.lr(1000) == pytest.approx(3e-5 * 0.05)
+    with pytest.raises(Exception, match='phase_ratio'):
+        build_schedule('tri_stage', {'phase_ratio': [0.5, 0.5, 0.5]}, 100, base_lr=1.0)
+
+
 def test_step_decay():
     s = build_schedule('step', {'step_size': 3, 'gamma': 0.5}, 0, base_lr=1.0)
     assert [s.lr(i) for i in (0, 2, 3, 6)] == pytest.approx([1.0, 1.0, 0.5, 0.25])
@@ -39,7 +52,8 @@ def test_step_decay():
 @pytest.mark.parametrize('name,args', [('constant', {}), ('cyclic', {'step_size': 7}),
                                        ('warmup_cosine', {'warmup_steps': 3}),
                                        ('warmup_linear', {'warmup_steps': 3}),
-                                       ('step', {'step_size': 4, 'gamma': 0.5}), ('plateau', {})])
+                                       ('step', {'step_size': 4, 'gamma': 0.5}), ('plateau', {}),
+                                       ('tri_stage', {})])
 def test_every_schedule_scales_the_base_rate(name, args):
     # optim.lr is the one source of the rate: doubling it doubles the whole curve
     one = build_schedule(name, args, 40, base_lr=1e-3)
