@@ -109,8 +109,9 @@ def test_exported_mindir_matches_the_network(name, dynamic, tmp_path):
     import mindspore as ms
     recipe, cfg = tiny(name)
     batch, _ = recipe.example_batch(cfg, 1, np.random.default_rng(2))
-    arrays = [batch[k] for k in recipe.network_input_keys]
-    net = recipe.build_network(cfg)
+    # what is exported (a pretraining network exports its encoder) and takes the signature's inputs
+    arrays = [batch[entry['name']] for entry in recipe.export_signature(cfg)['inputs']]
+    net = recipe.inference_network(recipe.build_network(cfg))
     net.set_train(False)
     inputs = recipe.export_inputs(cfg, None if dynamic else arrays[0].shape[1])
     path = str(tmp_path / 'model')

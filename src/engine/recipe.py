@@ -182,6 +182,12 @@ class Recipe:
         (dynamic; ``'batch'`` is the batch). See :mod:`src.inference.signature`."""
         raise NotImplementedError
 
+    def inference_network(self, network):
+        """The cell that is exported and takes :meth:`export_signature`'s inputs: by default the
+        network itself; a pretraining network exports its encoder (wav2vec 2.0's
+        representations), not its training heads."""
+        return network
+
     def export_inputs(self, cfg, length=None):
         """Example input tensors for export, one per input of :meth:`export_signature`;
         ``length`` None = dynamic along time, else the batch 1 and every other named axis

@@ -65,7 +65,8 @@ def export_model(cfg, checkpoint, file_name, target='CPU', impl='auto', fixed_fr
     suffix = SUFFIXES[cfg.export.file_format]
     tmp = f"{file_name}.tmp{os.getpid()}"
     try:
-        ms.export(network, *inputs, file_name=tmp, file_format=cfg.export.file_format)
+        ms.export(recipe.inference_network(network), *inputs, file_name=tmp,
+                  file_format=cfg.export.file_format)
     except (RuntimeError, ValueError, TypeError) as err:
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise UserError(f"export to {cfg.export.file_format} failed: {first[:160]}") from None
