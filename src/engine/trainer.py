@@ -228,9 +228,13 @@ class Trainer:
                 bar.update(1)
                 if self.state['step'] % tc.log_every == 0 or self.state['step_in_epoch'] == self.steps_per_epoch:
                     rate = done_here / max(1e-9, time.perf_counter() - t0)
-                    self.log.record('train', step=self.state['step'], epoch=epoch, loss=loss, lr=lr,
-                                    loss_scale=self.loss_scale.scale, steps_per_s=round(rate, 3),
-                                    **extra, **aux)
+                    fields = dict(step=self.state['step'], epoch=epoch, loss=loss, lr=lr,
+                                  loss_scale=self.loss_scale.scale, steps_per_s=round(rate, 3),
+                                  **extra, **aux)
+                    self.log.record('train', **fields)
+                    warning = self.recipe.training_warning(fields)
+                    if warning:
+                        self.log.print(f"warning (update {self.state['step']}): {warning}")
                     shown = {k: f"{v:.3g}" for k, v in list(aux.items())[:4]}
                     bar.set_postfix(loss=f"{loss:.3f}", lr=f"{lr:.2e}", **shown)
                 if tc.ckpt_every and self.state['step'] % tc.ckpt_every == 0:
