@@ -24,8 +24,8 @@ def output_frames(num_samples, kernels=KERNELS, strides=STRIDES):
     """
     length = np.asarray(num_samples, dtype=np.int64)
     for kernel, stride in zip(kernels, strides):
-        # floor division of a negative numerator would give -1, not 0: clip first
-        length = np.maximum(length - kernel, -1) // stride + 1
+        length = (length - kernel) // stride + 1
+    # a too-short input goes negative at some layer and stays negative after it
     length = np.maximum(length, 0)
     return int(length) if length.ndim == 0 else length
 
