@@ -46,7 +46,7 @@ from src.audio import audio_format, read_audio
 from src.data.items import UnreadableItems
 from src.data.manifest import write_text
 from src.data.prepare import CORPORA, CorpusPreparer
-from src.data.sampler import BucketBatches, LengthGrid
+from src.data.sampler import BucketBatches, LengthGrid, pad_batch
 from src.errors import ConfigError, DataError
 
 from .frames import KERNELS, STRIDES, output_frames, receptive_field
@@ -271,6 +271,14 @@ def read_utterance(path, sample_rate, normalize=False, start=None, stop=None):
     return wave.astype(np.float32)
 
 
+def pad_audio(waves, pad_length):
+    """``(audio float32 (B, pad_length), padding_mask float32 (B, pad_length))``: the waves
+    zero-padded, and 1 on their real samples."""
+    audio, lengths = pad_batch(waves, pad_length)
+    padding_mask = (np.arange(pad_length) < lengths[:, None]).astype(np.float32)
+    return audio.astype(np.float32), padding_mask
+
+
 def check_format(item, sample_rate, source):
     """One file's header: the rate and a single channel (a wrong corpus fails at once with its
     own message, not as a run of unreadable files)."""
@@ -381,11 +389,7 @@ class CtcTrainSet:
                             f"fit the pad length {pad_length}: its manifest gives another length; "
                             "re-run preprocess.py")
         batch = len(waves)
-        audio = np.zeros((batch, pad_length), np.float32)
-        padding_mask = np.zeros((batch, pad_length), np.float32)
-        for row, wave in enumerate(waves):
-            audio[row, :len(wave)] = wave
-            padding_mask[row, :len(wave)] = 1.0
+        audio, padding_mask = pad_audio(waves, pad_length)
         num_frames = output_frames(pad_length, self.kernels, self.strides)
         targets = np.zeros((batch, num_frames), np.int32)
         target_lengths = np.zeros(batch, np.int32)
@@ -475,11 +479,7 @@ class SpeechEvalSet:
         ``indices`` (None: padded to the longest), for batched inference."""
         waves = [self[int(i)]['audio'] for i in indices]
         pad_length = max(len(w) for w in waves) if pad_length is None else int(pad_length)
-        audio = np.zeros((len(waves), pad_length), np.float32)
-        padding_mask = np.zeros_like(audio)
-        for row, wave in enumerate(waves):
-            audio[row, :len(wave)] = wave
-            padding_mask[row, :len(wave)] = 1.0
+        audio, padding_mask = pad_audio(waves, pad_length)
         return {'audio': audio, 'padding_mask': padding_mask}
 
 

@@ -10,14 +10,13 @@ of every word separated by spaces, and ``|`` after every word, so ``HELLO WORLD`
 ``H E L L O | W O R L D |``.
 """
 import itertools
-import json
 import os
 import re
 from collections import Counter
 
 import numpy as np
 
-from ..data.manifest import write_text
+from ..data.manifest import read_label_map, write_text
 from ..errors import DataError
 
 WORD_BOUNDARY = '|'
@@ -110,22 +109,12 @@ class Letters:
         ``<pad>``'s id.
 
         Raises:
-            DataError: a missing file, not a JSON object of ints, ids that are not 0 ... n-1 each
-                once, no ``<pad>``, no ``|``.
+            DataError: what :func:`~src.data.manifest.read_label_map` rejects (a missing file,
+                ids that are not 0 ... n-1 each once), no ``<pad>``, no ``|``.
         """
         path = os.fspath(path)
-        if not os.path.isfile(path):
-            raise DataError(f"vocabulary not found: {path}")
-        try:
-            with open(path, encoding='utf-8') as handle:
-                vocab = json.load(handle)
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise DataError(f"vocabulary {path} is not valid JSON ({exc})") from None
-        if not isinstance(vocab, dict) or not vocab or \
-                not all(type(i) is int for i in vocab.values()):
-            raise DataError(f"vocabulary {path} must be a JSON object symbol -> integer id")
-        if sorted(vocab.values()) != list(range(len(vocab))):
-            raise DataError(f"vocabulary {path}: the ids must be 0 ... {len(vocab) - 1}, each once")
+        # a vocab.json is a label map: symbol -> the ids 0 ... n-1
+        vocab = read_label_map(path)
         if '<pad>' not in vocab:
             raise DataError(f"vocabulary {path} has no '<pad>' (the CTC blank of wav2vec 2.0)")
         symbols = sorted(vocab, key=vocab.get)
