@@ -21,6 +21,11 @@
         of a sample) and lists its mixtures per split (<split>.csv, dataset.json): train from
         them with data.layout=manifest data.root=data/librimix; `wsj0-2mix` and `wham` do the
         same for those trees (splits tr, cv, tt)
+    python preprocess.py librispeech --root /data/LibriSpeech --out data/librispeech \\
+        [--splits train-clean-100 dev-clean test-clean] [--valid dev-other] [--test test-other]
+        fairseq's manifests of LibriSpeech splits (<split>.tsv/.ltr/.wrd, dev-clean ->
+        dev_clean; train-960 = the three training splits), train/valid/test.* for the recipe's
+        default subsets and dict.ltr.txt of the training letters (wav2vec 2.0)
     python preprocess.py infer_inputs --config configs/ecapa_tdnn/demo.yaml --out runs/demo/infer
         the evaluation inputs as .bin files for an offline runtime (ascend310_infer, or
         `infer.py bins` on any machine): <out>/feats/<n>.bin, or <out>/feats/<input name>/<n>.bin

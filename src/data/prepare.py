@@ -16,7 +16,8 @@ from typing import Callable
 from ..registry import Registry
 
 # The dataset modules that register corpus preparers; a new corpus adds one line.
-PREPARER_MODULES = ('src.ecapa_tdnn.dataset', 'src.panns.dataset', 'src.dprnn.dataset')
+PREPARER_MODULES = ('src.ecapa_tdnn.dataset', 'src.panns.dataset', 'src.dprnn.dataset',
+                    'src.wav2vec2.dataset')
 CORPORA = Registry('corpus', modules=PREPARER_MODULES)
 
 

@@ -1,0 +1,1 @@
+"""Tests of src/wav2vec2/."""
