@@ -13,10 +13,12 @@ def eval_subsets(cfg, split):
     return [cfg.data.valid_subset] if split == 'valid' else list(cfg.data.test_subsets)
 
 
-def subset_items(recipe, cfg, name, letters):
-    from .dataset import read_subset
-    items = read_subset(cfg.data, name, letters)
-    return items[:cfg.eval.max_items] if cfg.eval.max_items else items
+def eval_set(cfg, name, split='test'):
+    """The :class:`~.dataset.SpeechEvalSet` of subset ``name`` (``data.max_valid_items`` or
+    ``eval.max_items`` of its shortest utterances)."""
+    from .dataset import speech_eval_set
+    return speech_eval_set(cfg.data, name, cfg.data.max_valid_items if split == 'valid'
+                           else cfg.eval.max_items)
 
 
 def _encode_texts(texts, width):
@@ -32,11 +34,11 @@ def _decode_texts(rows):
     return [''.join(chr(c) for c in row if c) for row in rows]
 
 
-def transcribe_items(network, cfg, items, letters, kernels, strides, progress=True, desc=''):
-    """The greedy transcript of each item (one network call per utterance, or stitched chunks
-    of ``eval.chunk_seconds``)."""
+def transcribe_items(network, cfg, utterances, indices, kernels, strides, progress=True, desc=''):
+    """The greedy transcript of the utterances ``indices`` of ``utterances`` (a
+    :class:`~.dataset.SpeechEvalSet`): one network call per utterance, or stitched chunks of
+    ``eval.chunk_seconds``."""
     import mindspore as ms
-    from ..audio import read_audio
     from ..engine.trainer import progress as bar
     from .chunking import chunked_logits
     from .frames import output_frames
@@ -51,39 +53,34 @@ def transcribe_items(network, cfg, items, letters, kernels, strides, progress=Tr
     chunk = int(round(cfg.eval.chunk_seconds * cfg.data.sample_rate))
     stride = int(round(cfg.eval.stride_seconds * cfg.data.sample_rate))
     texts = []
-    for item in bar(items, disable=None if progress else True, desc=desc):
-        wave = read_audio(item.path, cfg.data.sample_rate)
-        if cfg.data.normalize:
-            wave = (wave - wave.mean()) / np.sqrt(wave.var() + 1e-5)
+    for index in bar(indices, disable=None if progress else True, desc=desc):
+        wave = utterances[int(index)]['audio']
         if chunk and len(wave) > chunk:
             logits = chunked_logits(logits_of, wave, chunk, (stride, stride), kernels, strides)
         else:
             logits = logits_of(wave[None])[0]
-        texts.append(letters.decode_greedy(logits))
+        texts.append(utterances.letters.decode_greedy(logits))
     return texts
 
 
 def evaluate_ctc(recipe, network, cfg, out_dir, progress, split, rank, world):
     from ..distributed import gather_to_rank0, shard
     from .frames import output_frames
-    letters = recipe.letters(cfg)
     kernels, strides = recipe.kernels(cfg), recipe.strides(cfg)
     per_subset, reports = {}, []
     for name in eval_subsets(cfg, split):
-        items = subset_items(recipe, cfg, name, letters)
-        if not items:
-            raise DataError(f"subset {name} of {cfg.data.root} has no utterance to evaluate")
-        width = int(max(output_frames(item.num_samples, kernels, strides) for item in items)) + 1
-        mine = shard(len(items), rank, world)
-        hyps = transcribe_items(network, cfg, [items[i] for i in mine], letters, kernels, strides,
+        utterances = eval_set(cfg, name, split)
+        width = int(output_frames(int(utterances.lengths.max()), kernels, strides)) + 1
+        mine = shard(len(utterances), rank, world)
+        hyps = transcribe_items(network, cfg, utterances, mine, kernels, strides,
                                 progress and rank == 0, desc=name)
         rows = gather_to_rank0(_encode_texts(hyps, width), rank, world)
         if rank != 0:
             continue
         hyps = _decode_texts(rows)
-        refs = [item.text for item in items]
+        refs = [item.text for item in utterances.items]
         per_subset[name] = score_transcripts(refs, hyps)
-        reports.append((name, [item.id for item in items], refs, hyps))
+        reports.append((name, [item.utterance_id for item in utterances.items], refs, hyps))
     if rank != 0:
         return {}
     metrics = summarize(per_subset, eval_subsets(cfg, split)[0])
@@ -98,25 +95,23 @@ def evaluate_ctc(recipe, network, cfg, out_dir, progress, split, rank, world):
 def write_inputs(recipe, cfg, out_dir, progress=True):
     """The first test subset's audio as ``<out_dir>/feats/<n>.bin`` (float32 (1, samples)[, and
     the padding mask as a second input]) and ``<out_dir>/utterances.tsv`` (``n, id``)."""
-    from ..audio import read_audio
     from ..checkpoint import atomic_write_json
     from ..data.manifest import write_text
     from ..engine.trainer import progress as bar
     from ..inference.bins import remove_items_from, write_item
     name = eval_subsets(cfg, 'test')[0]
-    items = subset_items(recipe, cfg, name, recipe.letters(cfg))
+    utterances = eval_set(cfg, name)
     feats = os.path.join(out_dir, 'feats')
     os.makedirs(feats, exist_ok=True)
     rows = []
-    for n, item in enumerate(bar(items, disable=None if progress else True, desc='utterances')):
-        wave = read_audio(item.path, cfg.data.sample_rate).astype(np.float32)
-        if cfg.data.normalize:
-            wave = ((wave - wave.mean()) / np.sqrt(wave.var() + 1e-5)).astype(np.float32)
+    for n in bar(range(len(utterances)), disable=None if progress else True, desc='utterances'):
+        item = utterances[n]
+        wave = np.asarray(item['audio'], np.float32)
         arrays = {'audio': wave[None]}
         if recipe.uses_padding_mask(cfg):
             arrays['padding_mask'] = np.ones_like(wave)[None]
         write_item(feats, n, arrays)
-        rows.append(f"{n}\t{item.id}\n")
+        rows.append(f"{n}\t{item['utterance_id']}\n")
     remove_items_from(feats, len(rows))
     write_text(os.path.join(out_dir, 'utterances.tsv'), ''.join(rows))
     atomic_write_json(os.path.join(out_dir, 'inputs.json'),
@@ -133,9 +128,10 @@ def score_outputs(recipe, cfg, input_dir, result_dir):
         raise DataError(f"{table} not found: run `python preprocess.py infer_inputs` first")
     with open(table) as f:
         rows = [line.rstrip('\n').split('\t') for line in f if line.strip()]
-    letters = recipe.letters(cfg)
     name = eval_subsets(cfg, 'test')[0]
-    by_id = {item.id: item for item in subset_items(recipe, cfg, name, letters)}
+    utterances = eval_set(cfg, name)
+    letters = utterances.letters
+    by_id = {item.utterance_id: item for item in utterances.items}
     vocab = len(letters)
     ids, refs, hyps = [], [], []
     for n, utterance in rows:

@@ -87,6 +87,14 @@ class SpeechDataConfig:
     normalize: bool = False          # zero mean, unit variance per utterance (LARGE models)
     bucket_ratio: float = 1.2        # length grid: each pad length this much above the last
     max_valid_items: int = 0         # 0 = all; validate on the first N (shortest) utterances
+    # masks drawn with each batch (fairseq's mask_prob, mask_length, mask_channel_*): time masks
+    # are what pretraining predicts, and SpecAugment-like augmentation in fine-tuning
+    mask_time_prob: float = 0.65
+    mask_time_length: int = 10
+    mask_time_min_masks: int = 2
+    mask_channel_prob: float = 0.0
+    mask_channel_length: int = 64
+    num_negatives: int = 100         # pretraining: distractors per masked frame
 
 
 @dataclass(frozen=True)

@@ -12,15 +12,16 @@ def evaluate_pretraining(recipe, network, cfg, out_dir, progress, split, loss_ne
     import mindspore as ms
     from ..distributed import gather_to_rank0, shard
     from ..engine.trainer import progress as bar
-    from .dataset import read_subset
+    from .dataset import manifest_path, read_manifest
     from .evaluate import write_metrics
     from .loss import PretrainingLossNet
     from .pretrain_set import PretrainSet
     d = cfg.data
     name = d.valid_subset if split == 'valid' else d.test_subsets[0]
-    items = read_subset(d, name)
-    if cfg.eval.max_items:
-        items = items[:cfg.eval.max_items]
+    items = read_manifest(manifest_path(d, name), labels=None).items
+    limit = d.max_valid_items if split == 'valid' else cfg.eval.max_items
+    if limit:
+        items = sorted(items, key=lambda item: item.num_samples)[:limit]
     evaluation = PretrainSet(items, d.sample_rate, d.min_sample_size, d.max_sample_size,
                              d.mask_time_prob, d.mask_time_length, d.mask_time_min_masks,
                              d.num_negatives, d.normalize, recipe.kernels(cfg), recipe.strides(cfg))

@@ -113,17 +113,17 @@ class PretrainingRecipe(_Wav2Vec2):
         return {'gumbel_temperature': max(start * decay ** step, end)}
 
     def train_set(self, cfg):
-        from .dataset import read_subset
+        from .dataset import check_data_config, manifest_path, read_manifest
         from .pretrain_set import PretrainSet
         d = cfg.data
-        items = read_subset(d, d.train_subset)
+        check_data_config(d)
+        items = read_manifest(manifest_path(d, d.train_subset), labels=None).items
         return PretrainSet(items, d.sample_rate, d.min_sample_size, d.max_sample_size,
                            d.mask_time_prob, d.mask_time_length, d.mask_time_min_masks, d.num_negatives,
                            d.normalize, self.kernels(cfg), self.strides(cfg))
 
     def batch_sampler(self, cfg, train_set):
-        from .dataset import bucket_sampler
-        return bucket_sampler(cfg, train_set.lengths)
+        return train_set.batch_sampler(cfg.data, cfg.train.seed)
 
     def build_loss_net(self, network, cfg, train_set):
         from .loss import PretrainingLossNet
@@ -197,8 +197,8 @@ class CtcRecipe(_Wav2Vec2):
     pretrained_heads = ('lm_head.',)
 
     def letters(self, cfg):
-        from .dataset import read_letters
-        return read_letters(cfg.data)
+        from .dataset import load_letters
+        return load_letters(cfg.data)
 
     def _check_vocab(self, cfg, letters):
         size = int(cfg.model.args.get('vocab_size', 32))
@@ -207,19 +207,17 @@ class CtcRecipe(_Wav2Vec2):
                               f"of {letters.source}: set model.args.vocab_size={len(letters)}")
 
     def train_set(self, cfg):
-        from .dataset import CtcTrainSet, read_subset
+        from .dataset import ctc_train_set
         from .masking import Masker
         d = cfg.data
-        letters = self.letters(cfg)
-        self._check_vocab(cfg, letters)
+        self._check_vocab(cfg, self.letters(cfg))
         masker = Masker(d.mask_time_prob, d.mask_time_length, d.mask_time_min_masks,
                         d.mask_channel_prob, d.mask_channel_length)
-        return CtcTrainSet(read_subset(d, d.train_subset, letters), letters, d, masker,
-                           self.kernels(cfg), self.strides(cfg), self.hidden_size(cfg))
+        return ctc_train_set(d, masker, self.hidden_size(cfg), self.kernels(cfg), self.strides(cfg))
 
     def batch_sampler(self, cfg, train_set):
-        from .dataset import bucket_sampler
-        return bucket_sampler(cfg, train_set.lengths)
+        from .dataset import ctc_batches
+        return ctc_batches(train_set, cfg.data, cfg.train.seed)
 
     def build_loss_net(self, network, cfg, train_set):
         from .ctc import CtcLossNet
@@ -296,8 +294,8 @@ class CtcRecipe(_Wav2Vec2):
 
     def demo_inference(self, cfg, model_path):
         """Transcribe the first two test utterances of the demo data."""
-        from .dataset import read_subset
-        items = read_subset(cfg.data, cfg.data.test_subsets[0], self.letters(cfg))
+        from .dataset import manifest_path, read_manifest
+        items = read_manifest(manifest_path(cfg.data, cfg.data.test_subsets[0]), labels=None).items
         return ['transcribe', *[item.path for item in items[:2]], '--model', model_path]
 
 
