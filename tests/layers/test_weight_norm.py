@@ -84,8 +84,10 @@ def test_gradient_reaches_g_and_v(mode):
 def test_conv_gradient_flows_to_both_parameters():
     conv = WeightNormConv1d(4, 4, 3, padding=1, groups=2)
     x = ms.Tensor(np.random.default_rng(3).standard_normal((2, 4, 7)).astype(np.float32))
-    grads = ms.grad(lambda inp: (conv(inp) ** 2).sum(), grad_position=None,
-                    weights=conv.trainable_params())(x)
+    def energy(inp):
+        return (conv(inp) ** 2).sum()
+
+    grads = ms.grad(energy, grad_position=None, weights=conv.trainable_params())(x)
     names = [p.name for p in conv.trainable_params()]
     assert sorted(names) == ['bias', 'weight_g', 'weight_v']
     for name, grad in zip(names, grads):
