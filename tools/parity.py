@@ -158,6 +158,84 @@ def run_dprnn_tasnet(meta, state, inputs):
             ('reordered_est', reordered.asnumpy(), 'activation')]
 
 
+WAV2VEC2_CLASS = 'transformers.models.wav2vec2.modeling_wav2vec2.'
+
+
+def _wav2vec2_network(meta, state, head):
+    """The port of a transformers wav2vec2 bundle, weights loaded, in eval mode."""
+    from src.checkpoint import load_state
+    from src.wav2vec2.convert import convert_hf_state, network_args_from_hf_config
+    from src.wav2vec2.network import Wav2Vec2ForCTC, Wav2Vec2ForPreTraining
+
+    if 'config' not in meta:
+        raise DataError("the wav2vec2 bundle's __meta__ has no config")
+    network_class = {'ctc': Wav2Vec2ForCTC, 'pretraining': Wav2Vec2ForPreTraining}[head]
+    model = network_class(**network_args_from_hf_config(meta['config'], head, 'bundle config'))
+    load_state(model, convert_hf_state(state))
+    model.set_train(False)
+    return model
+
+
+def _optional_tensor(inputs, name, dtype):
+    import mindspore as ms
+    return ms.Tensor(inputs[name].astype(dtype)) if name in inputs else None
+
+
+def ctc_targets(labels, blank=0, ignore_index=-100):
+    """transformers' CTC labels (N, S) (padding -100 or the blank) -> (targets (N, S) int32 with
+    the kept labels first, zero-padded; target_lengths (N,) int32)."""
+    import numpy as np
+    labels = np.asarray(labels)
+    keep = (labels != ignore_index) & (labels != blank)
+    targets = np.zeros(labels.shape, np.int32)
+    for row, (values, kept) in enumerate(zip(labels, keep)):
+        targets[row, :kept.sum()] = values[kept]
+    return targets, keep.sum(-1).astype(np.int32)
+
+
+@HANDLERS.register(WAV2VEC2_CLASS + 'Wav2Vec2ForCTC')
+def run_wav2vec2_ctc(meta, state, inputs):
+    """transformers Wav2Vec2ForCTC: the base model's last_hidden_state and extract_features,
+    the logits and the CTC loss (the config's ``ctc_loss_reduction`` / ``ctc_zero_infinity``),
+    with the bundle's ``attention_mask`` if it has one."""
+    import mindspore as ms
+    from src.wav2vec2.ctc import ctc_loss
+
+    model = _wav2vec2_network(meta, state, 'ctc')
+    x = ms.Tensor(inputs['x'].astype('float32'))
+    attention_mask = _optional_tensor(inputs, 'attention_mask', 'float32')
+    hidden, extract_features, _ = model.wav2vec2(x, attention_mask)
+    logits, output_lengths = model(x, attention_mask)
+    results = [('last_hidden_state', hidden.asnumpy(), 'activation'),
+               ('extract_features', extract_features.asnumpy(), 'activation'),
+               ('ctc_logits', logits.asnumpy(), 'activation')]
+    if 'ctc_labels' in inputs:
+        config = meta['config']
+        targets, target_lengths = ctc_targets(inputs['ctc_labels'], config.get('pad_token_id', 0))
+        loss, _ = ctc_loss(logits, output_lengths, ms.Tensor(targets), ms.Tensor(target_lengths),
+                           config.get('ctc_loss_reduction', 'sum'),
+                           config.get('ctc_zero_infinity', False), config.get('pad_token_id', 0))
+        results.append(('ctc_loss', loss.asnumpy(), 'loss'))
+    return results
+
+
+@HANDLERS.register(WAV2VEC2_CLASS + 'Wav2Vec2ForPreTraining')
+def run_wav2vec2_pretraining(meta, state, inputs):
+    """transformers Wav2Vec2ForPreTraining in eval mode (hard argmax quantizer): the projected
+    states, projected quantized states and the codevector perplexity (the contrastive and
+    diversity losses are the pretraining loss's, checked in tests/wav2vec2)."""
+    import mindspore as ms
+
+    model = _wav2vec2_network(meta, state, 'pretraining')
+    projected, quantized, code_perplexity, _, _ = model(
+        ms.Tensor(inputs['x'].astype('float32')),
+        ms.Tensor(inputs['mask_time_indices'].astype('float32')),
+        _optional_tensor(inputs, 'attention_mask', 'float32'))
+    return [('projected_states', projected.asnumpy(), 'activation'),
+            ('projected_quantized_states', quantized.asnumpy(), 'activation'),
+            ('codevector_perplexity', code_perplexity.asnumpy(), 'activation')]
+
+
 def db_tolerance(rtol):
     """The absolute tolerance in dB of a level whose power may be off by the factor 1 + rtol."""
     import math

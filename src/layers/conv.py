@@ -13,7 +13,7 @@ keyword arguments are added:
 "same" padding follows MindSpore (and TensorFlow): output length ceil(L / stride), total padding
 ``max((L_out - 1) * stride + dilation * (k - 1) + 1 - L, 0)``, the odd element on the right/bottom.
 """
-from mindspore import nn, ops
+from mindspore import Parameter, nn, ops
 
 from .conv_gemm import Col2imConvTranspose1d, effective_size, make_gemm_conv
 from .impl import resolve_impl
@@ -96,13 +96,15 @@ class _GemmConvMixin:
                                      self.padding_mode)
         return pad_last2(x, self._static_pads, self.padding_mode)
 
-    def _conv4d(self, x):
+    def _conv4d(self, x, weight):
+        """The convolution of a 4-D ``x`` with a 4-D ``weight`` (``self.weight``, or one computed
+        from other parameters: :class:`src.layers.weight_norm.WeightNormConv1d`), plus the bias."""
         if self.impl == 'gemm':
-            out = self.gemm(self._pad(x), self.weight)
+            out = self.gemm(self._pad(x), weight)
         elif self._explicit_pad:
-            out = self.conv_valid(self._pad(x), self.weight)
+            out = self.conv_valid(self._pad(x), weight)
         else:
-            out = self.conv2d(x, self.weight)
+            out = self.conv2d(x, weight)
         if self.has_bias:
             out = self.bias_add(out, self.bias)
         return out
@@ -122,7 +124,7 @@ class Conv2d(_GemmConvMixin, nn.Conv2d):
         self._init_gemm(padding_mode, impl, pads if pad_mode == 'pad' else None)
 
     def construct(self, x):
-        return self._conv4d(x)
+        return self._conv4d(x, self.weight)
 
 
 class Conv1d(_GemmConvMixin, nn.Conv1d):
@@ -138,7 +140,7 @@ class Conv1d(_GemmConvMixin, nn.Conv1d):
         self._init_gemm(padding_mode, impl, (0, 0, padding, padding) if pad_mode == 'pad' else None)
 
     def construct(self, x):
-        return self._conv4d(x.expand_dims(2)).squeeze(2)
+        return self._conv4d(x.expand_dims(2), self.weight).squeeze(2)
 
 
 class Conv1dTranspose(nn.Conv1dTranspose):
@@ -209,3 +211,21 @@ class Conv1dTranspose(nn.Conv1dTranspose):
         if self.has_bias:
             out = self.bias_add(out, self.bias)
         return out.squeeze(2)
+
+
+class TorchLayoutConv1d(Conv1d):
+    """:class:`Conv1d` whose ``weight`` has PyTorch's shape (out, in/group, k) instead of
+    MindSpore's (out, in/group, 1, k), so that PyTorch state dicts (wav2vec 2.0) load as they are.
+
+    Same arguments, initialisers and outputs as :class:`Conv1d`; the weight is reshaped to 4-D at
+    every call (a view, no copy).
+    """
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        out_channels, in_per_group, _, kernel = self.weight.shape
+        self.weight = Parameter(self.weight.data.reshape(out_channels, in_per_group, kernel),
+                                name='weight')
+
+    def construct(self, x):
+        return self._conv4d(x.expand_dims(2), self.weight.expand_dims(2)).squeeze(2)
