@@ -14,7 +14,8 @@ import inspect
 from .registry import Registry
 
 # Packages whose recipe modules register models; a new model adds one line.
-RECIPE_MODULES = ('src.ecapa_tdnn.recipe', 'src.panns.recipe', 'src.dprnn.recipe')
+RECIPE_MODULES = ('src.ecapa_tdnn.recipe', 'src.panns.recipe', 'src.dprnn.recipe',
+                  'src.wav2vec2.recipe')
 MODELS = Registry('model', modules=RECIPE_MODULES)
 
 

@@ -19,7 +19,7 @@ INFER_COMMANDS = Registry('inference command')
 # Modules that register sub-commands; a model with its own commands adds one line (as it adds
 # its recipe module to src.recipes.RECIPE_MODULES).
 COMMAND_MODULES = ('src.inference.bins', 'src.ecapa_tdnn.inference', 'src.panns.inference',
-                   'src.dprnn.inference')
+                   'src.dprnn.inference', 'src.wav2vec2.inference')
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ from ..engine.recipe import Demo, DemoStage, Recipe
 from ..errors import ConfigError, DataError
 from ..recipes import MODELS
 from .dataset import SpeechDataConfig
-from .network import Wav2Vec2ForCTC, Wav2Vec2ForPreTraining
+from .network import Wav2Vec2ForCTC, Wav2Vec2ForPreTraining, Wav2Vec2Model
 
 # the tiny variant of the registry-driven tests: 2 transformer layers, a short feature encoder
 TINY_ARGS = {'conv_dim': (16, 16), 'conv_kernel': (10, 4), 'conv_stride': (5, 4), 'hidden_size': 16,
@@ -44,6 +44,24 @@ class PretrainEvalConfig:
     """``eval`` section of the pretraining recipe."""
     max_items: int = 0            # validate on the first N utterances; 0 = all
     seed: int = 1234              # the masks and negatives of validation (the same every time)
+
+
+def with_encoder_arguments(head):
+    """A factory of the network ``head`` (which passes ``**kwargs`` on to its
+    :class:`~.network.Wav2Vec2Model`) whose signature lists the head's and the encoder's
+    arguments: ``model.args`` is checked against it, key by key."""
+    import functools
+    import inspect
+    own = [p for p in inspect.signature(head).parameters.values() if p.kind != p.VAR_KEYWORD]
+    encoder = list(inspect.signature(Wav2Vec2Model).parameters.values())
+
+    @functools.wraps(head)
+    def build(**kwargs):
+        return head(**kwargs)
+
+    build.__signature__ = inspect.Signature(
+        [p.replace(kind=p.KEYWORD_ONLY) for p in own + encoder])
+    return build
 
 
 def pretraining_loss(diversity_weight=0.1, feature_penalty_weight=10.0, logit_temperature=0.1,
@@ -308,5 +326,5 @@ DEMO = Demo('wav2vec2', 'configs/wav2vec2/demo_ctc.yaml', ('librispeech',),
                               exported=True, about='CTC fine-tuning of the pretrained network'),
                     DemoStage('scratch', 'configs/wav2vec2/demo_ctc.yaml',
                               about='CTC from scratch, the same budget')))
-MODELS.register('wav2vec2_pretraining', PretrainingRecipe(Wav2Vec2ForPreTraining, pretraining_loss))
-MODELS.register('wav2vec2_ctc', CtcRecipe(Wav2Vec2ForCTC, ctc_loss, demo=DEMO))
+MODELS.register('wav2vec2_pretraining', PretrainingRecipe(with_encoder_arguments(Wav2Vec2ForPreTraining), pretraining_loss))
+MODELS.register('wav2vec2_ctc', CtcRecipe(with_encoder_arguments(Wav2Vec2ForCTC), ctc_loss, demo=DEMO))
