@@ -147,6 +147,22 @@ def test_collapse_gives_log2_of_101_bits():
     assert aux['contrastive'] == pytest.approx(0.0, abs=1e-6) and aux['accuracy'] == 1.0
 
 
+def test_ties_are_not_correct():
+    # codes that differ only in scale: equal logits, and a tie is not a correct frame (fairseq:
+    # argmax == 0 and argmin == 0); powers of two scale without rounding, so the ties are exact
+    rng = np.random.default_rng(4)
+    frames, num = 60, 100
+    projected = rng.standard_normal((1, frames, P)).astype(np.float32)
+    code = rng.standard_normal(P).astype(np.float32)
+    scales = np.exp2(np.arange(frames) - 20.0).astype(np.float32)[None, :, None]
+    mask = compute_mask_indices((1, frames), 0.65, 5, rng, min_masks=2)
+    negatives = sample_negatives(mask, num, rng)
+    network = StandInPretraining(projected, code * scales)
+    _, aux = run(PretrainingLossNet(network), mask, negatives, np.zeros((1, 400), np.float32))
+    assert aux['contrastive'] == pytest.approx(math.log(num + 1), rel=1e-5)
+    assert aux['accuracy'] == 0.0
+
+
 def test_gradients_finite_and_only_through_masked_frames():
     projected, quantized, mask, negatives, audio = batch(3, collapse_share=0.4)
     loss_net = PretrainingLossNet(StandInPretraining(projected, quantized))
