@@ -163,7 +163,7 @@ def test_ties_are_not_correct():
     assert aux['accuracy'] == 0.0
 
 
-def test_gradients_finite_and_only_through_masked_frames():
+def test_gradients_finite_and_only_through_masked_frames(mode):
     projected, quantized, mask, negatives, audio = batch(3, collapse_share=0.4)
     loss_net = PretrainingLossNet(StandInPretraining(projected, quantized))
     grad_fn = ms.value_and_grad(loss_net, None, loss_net.trainable_params(), has_aux=True)
