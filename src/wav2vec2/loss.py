@@ -44,14 +44,19 @@ def contrastive_logits(projected, quantized, negatives, logit_temperature):
     batch, frames, dim = quantized.shape
     num = negatives.shape[2]
     flat = quantized.reshape(batch * frames, dim)
-    negative_states = ops.gather(flat, negatives.reshape(-1), 0).reshape(batch, frames, num, dim)
-    positive = quantized.expand_dims(2)                                 # (B, F, 1, P)
-    targets = ops.concat((positive, negative_states), 2)                # (B, F, N + 1, P)
-    anchor = projected.expand_dims(2)                                   # (B, F, 1, P)
-    dot = (anchor * targets).sum(-1)                                    # (B, F, N + 1)
-    norms = ops.sqrt((anchor * anchor).sum(-1)) * ops.sqrt((targets * targets).sum(-1))
-    logits = dot / ops.clamp(norms, min=_COSINE_EPS) / logit_temperature
-    neg_is_pos = ops.equal(negative_states, positive).all(-1)           # (B, F, N)
+    index = negatives.reshape(-1)
+    negative_states = ops.gather(flat, index, 0).reshape(batch * frames, num, dim)
+    targets = ops.concat((flat.expand_dims(1), negative_states), 1)    # (BF, N + 1, P)
+    anchor = projected.reshape(batch * frames, dim, 1)
+    # a batched matmul and norms gathered per frame: no (BF, N + 1, P) products to keep
+    dot = ops.matmul(targets, anchor).squeeze(-1)                       # (BF, N + 1)
+    target_norm = ops.sqrt((flat * flat).sum(-1))                       # (BF,)
+    norms = ops.concat((target_norm.expand_dims(1),
+                        ops.gather(target_norm, index, 0).reshape(batch * frames, num)), 1)
+    norms = norms * ops.sqrt((anchor * anchor).sum(1))
+    logits = (dot / ops.clamp(norms, min=_COSINE_EPS) / logit_temperature).reshape(
+        batch, frames, num + 1)
+    neg_is_pos = ops.equal(negative_states, flat.expand_dims(1)).all(-1).reshape(batch, frames, num)
     minus_inf = ops.full_like(logits[:, :, 1:], _MINUS_INF)
     return ops.concat((logits[:, :, :1], ops.select(neg_is_pos, minus_inf, logits[:, :, 1:])), 2)
 
