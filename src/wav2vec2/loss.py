@@ -92,8 +92,9 @@ class PretrainingLossNet(nn.Cell):
         if num_codevectors is None:
             quantizer = getattr(network, 'quantizer', None)
             if not (hasattr(quantizer, 'num_groups') and hasattr(quantizer, 'num_vars')):
-                raise ConfigError("the pretraining loss needs the codebook size: the network has no "
-                                  "quantizer.num_groups / num_vars; pass num_codevectors")
+                # a wiring bug, not a user's: keep the traceback
+                raise ValueError("the pretraining loss needs the codebook size: the network has no "
+                                 "quantizer.num_groups / num_vars; pass num_codevectors")
             num_codevectors = int(quantizer.num_groups) * int(quantizer.num_vars)
         if not logit_temperature > 0:
             raise ConfigError(f"logit_temperature must be positive, got {logit_temperature}")

@@ -178,5 +178,7 @@ def test_codebook_size_needed():
     class Bare(nn.Cell):
         def construct(self, x):
             return x
-    raises_one_line(ConfigError, lambda: PretrainingLossNet(Bare()), 'num_codevectors')
+    raises_one_line(ValueError, lambda: PretrainingLossNet(Bare()), 'num_codevectors')
+    raises_one_line(ConfigError, lambda: PretrainingLossNet(Bare(), num_codevectors=4, logit_temperature=0),
+                    'logit_temperature')
     assert PretrainingLossNet(Bare(), num_codevectors=640).num_codevectors == 640.0
