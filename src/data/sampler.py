@@ -107,6 +107,13 @@ class LengthGrid:
         """Index of the level each length is padded to; ``len(levels)`` for lengths above the last."""
         return np.searchsorted(np.asarray(self.levels), np.asarray(lengths), side='left')
 
+    def floor(self, lengths):
+        """The longest level not above each length (for data cropped to the grid); -1 where a
+        length is below the first level."""
+        levels = np.asarray(self.levels)
+        k = np.searchsorted(levels, np.asarray(lengths), side='right') - 1
+        return np.where(k >= 0, levels[np.maximum(k, 0)], -1)
+
     def __call__(self, length):
         """The padded length of ``length`` (a DataError when it is above the last level)."""
         k = int(self.level(length))

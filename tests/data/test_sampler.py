@@ -45,6 +45,12 @@ def test_geometric_grid_and_multiples():
         LengthGrid.geometric(10, 100, 1.0)
 
 
+def test_grid_floor_is_the_longest_level_not_above():
+    grid = LengthGrid([4, 8, 16])
+    assert list(grid.floor([3, 4, 7, 8, 15, 16, 100])) == [-1, 4, 4, 8, 8, 16, 16]
+    assert int(grid.floor(9)) == 8
+
+
 def test_bucket_batches_are_a_pure_function_of_seed_epoch_rank_and_world():
     lens = lengths()
     a = BucketBatches(lens, GRID, batch_size=4, seed=1)
