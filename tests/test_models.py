@@ -62,7 +62,9 @@ def test_compiled_train_step_trains_what_is_not_frozen(name, graph_mode):
     cell.set_train(True)
     step = compile_step(cell)
     before = {p.name: p.asnumpy().copy() for p in params}
-    inputs = [ms.Tensor(batch[k]) for k in recipe.batch_keys]
+    # the batch, then the recipe's per-update inputs (wav2vec 2.0's Gumbel temperature)
+    inputs = [ms.Tensor(batch[k]) for k in recipe.batch_keys] + \
+        [ms.Tensor(v, ms.float32) for v in recipe.step_inputs(cfg, 0).values()]
     lr = ms.Tensor(recipe.tiny_lr, ms.float32)
     losses = []
     for _ in range(5):

@@ -138,10 +138,22 @@ class PretrainingRecipe(_Wav2Vec2):
         items = read_manifest(manifest_path(d, d.train_subset), labels=None).items
         return PretrainSet(items, d.sample_rate, d.min_sample_size, d.max_sample_size,
                            d.mask_time_prob, d.mask_time_length, d.mask_time_min_masks, d.num_negatives,
-                           d.normalize, self.kernels(cfg), self.strides(cfg))
+                           d.normalize, self.kernels(cfg), self.strides(cfg),
+                           crop_levels=self.crop_levels(cfg), source=manifest_path(d, d.train_subset))
+
+    @staticmethod
+    def crop_levels(cfg):
+        """The lengths batches are cropped to: fairseq crops each batch to its shortest
+        utterance; rounding that down to a geometric grid (``data.bucket_ratio``) keeps the
+        number of compiled shapes to one per level."""
+        from ..data.sampler import LengthGrid
+        d = cfg.data
+        return LengthGrid.geometric(d.min_sample_size, d.max_sample_size, d.bucket_ratio)
 
     def batch_sampler(self, cfg, train_set):
-        return train_set.batch_sampler(cfg.data, cfg.train.seed)
+        from ..data.sampler import BucketBatches
+        return BucketBatches(train_set.lengths, self.crop_levels(cfg), max_tokens=cfg.data.max_tokens,
+                             seed=cfg.train.seed)
 
     def build_loss_net(self, network, cfg, train_set):
         from .loss import PretrainingLossNet

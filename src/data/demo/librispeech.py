@@ -207,7 +207,15 @@ def write_librispeech_demo(out_dir, seed=0, train_speakers=40, dev_speakers=6, t
     return root, written
 
 
-@demo_corpus('librispeech')
+def write_demo_manifests(written, out_dir):
+    """fairseq's manifests of the demo (``<out_dir>/librispeech_manifests/``), as
+    ``preprocess.py librispeech`` writes them for the real LibriSpeech; returns ``train.tsv``."""
+    from src.wav2vec2.dataset import prepare_librispeech
+    return prepare_librispeech(written['librispeech'], os.path.join(out_dir, 'librispeech_manifests'),
+                               splits=SPLITS)
+
+
+@demo_corpus('librispeech', lists=write_demo_manifests)
 def make_librispeech_demo(out_dir, seed=0, train_speakers=40, dev_speakers=6, test_speakers=6,
                           chapters=2, utterances=8, words=(9, 18)):
     """A LibriSpeech read by eSpeak NG voices.
