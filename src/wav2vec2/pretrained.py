@@ -69,6 +69,14 @@ def encoder_state(state):
     return {k[len(ENCODER_PREFIX):]: v for k, v in state.items() if k.startswith(ENCODER_PREFIX)}
 
 
+def head_of(state):
+    """The head a state in the port's names has: 'ctc', 'pretraining' or 'model'."""
+    for head in ('ctc', 'pretraining'):
+        if any(k.startswith(HEAD_PREFIXES[head]) for k in state):
+            return head
+    return 'model'
+
+
 def _check_head(head, source):
     if head is not None and head not in HEADS:
         raise UserError(f"{source}: head {head!r} is none of {', '.join(HEADS)}")
@@ -165,10 +173,7 @@ def _hf_head(config, state, source):
             return HF_ARCHITECTURES[name]
     if names:
         raise CheckpointError(f"{source}: a {names[0]}; the port has {', '.join(HF_ARCHITECTURES)}")
-    for head in ('ctc', 'pretraining'):
-        if any(k.startswith(HEAD_PREFIXES[head]) for k in state):
-            return head
-    return 'model'
+    return head_of(state)
 
 
 def _check_hf_vocab(path, vocab_size):
@@ -392,41 +397,52 @@ def _fairseq_config(checkpoint, source):
     return model_cfg, inner
 
 
+# what a module's parameters are called after its prefix; the positional conv's weight norm under
+# both torch namings (weight_norm, parametrizations.weight_norm)
+_PARAMETERS = ('weight', 'bias')
+_WEIGHT_NORM_PARAMETERS = ('weight_g', 'weight_v', 'bias', 'parametrizations.weight.original0',
+                           'parametrizations.weight.original1')
+# fairseq module prefix -> transformers module prefix, outside the conv and transformer layers
+_FAIRSEQ_MODULES = (('post_extract_proj.', ENCODER_PREFIX + 'feature_projection.projection.'),
+                    ('layer_norm.', ENCODER_PREFIX + 'feature_projection.layer_norm.'),
+                    ('encoder.layer_norm.', ENCODER_PREFIX + 'encoder.layer_norm.'),
+                    ('quantizer.weight_proj.', 'quantizer.weight_proj.'),
+                    ('project_q.', 'project_q.'), ('final_proj.', 'project_hid.'),
+                    ('w2v_encoder.proj.', 'lm_head.'))
+# fairseq TransformerSentenceEncoderLayer module -> transformers Wav2Vec2EncoderLayer module
+_FAIRSEQ_LAYER_MODULES = {'self_attn.q_proj': 'attention.q_proj', 'self_attn.k_proj': 'attention.k_proj',
+                          'self_attn.v_proj': 'attention.v_proj',
+                          'self_attn.out_proj': 'attention.out_proj',
+                          'self_attn_layer_norm': 'layer_norm', 'fc1': 'feed_forward.intermediate_dense',
+                          'fc2': 'feed_forward.output_dense', 'final_layer_norm': 'final_layer_norm'}
+_FAIRSEQ_PARAMETERS = {'mask_emb': ENCODER_PREFIX + 'masked_spec_embed',
+                       'quantizer.vars': 'quantizer.codevectors'}
+
+
 def _map_fairseq_key(key, layer_norm_extractor):
     """The transformers name of a fairseq wav2vec2 key (fine-tuned prefix already stripped), or
     None when there is none. Follows transformers' conversion script's MAPPING and
-    load_conv_layer."""
+    load_conv_layer, strictly (a key of any other module is None)."""
     parts = key.split('.')
-    if key.startswith('feature_extractor.conv_layers.') and len(parts) >= 5:
-        layer, module, rest = parts[2], parts[3], parts[4:]
+    if key.startswith('feature_extractor.conv_layers.') and parts[-1] in _PARAMETERS:
+        layer, inner = parts[2], parts[3:-1]
         target = f'{ENCODER_PREFIX}feature_extractor.conv_layers.{layer}.'
-        if module == '0' and len(rest) == 1:
-            return target + 'conv.' + rest[0]
+        if inner == ['0']:
+            return target + 'conv.' + parts[-1]
         # group norm: conv_layers.0.2.*; layer norm: conv_layers.N.2.1.* (TransposeLast, LN, ...)
-        if module == '2' and ((not layer_norm_extractor and len(rest) == 1 and layer == '0') or
-                              (layer_norm_extractor and len(rest) == 2 and rest[0] == '1')):
-            return target + 'layer_norm.' + rest[-1]
+        if (inner == ['2'] and not layer_norm_extractor and layer == '0') or \
+                (inner == ['2', '1'] and layer_norm_extractor):
+            return target + 'layer_norm.' + parts[-1]
         return None
-    if key.startswith('encoder.layers.') and len(parts) >= 5:
-        layer, sub = parts[2], '.'.join(parts[3:])
-        for theirs, ours in (('self_attn_layer_norm.', 'layer_norm.'), ('self_attn.', 'attention.'),
-                             ('fc1.', 'feed_forward.intermediate_dense.'),
-                             ('fc2.', 'feed_forward.output_dense.'),
-                             ('final_layer_norm.', 'final_layer_norm.')):
-            if sub.startswith(theirs):
-                return f'{ENCODER_PREFIX}encoder.layers.{layer}.{ours}{sub[len(theirs):]}'
-        return None
-    for theirs, ours in (('post_extract_proj.', ENCODER_PREFIX + 'feature_projection.projection.'),
-                         ('layer_norm.', ENCODER_PREFIX + 'feature_projection.layer_norm.'),
-                         ('encoder.pos_conv.0.', ENCODER_PREFIX + 'encoder.pos_conv_embed.conv.'),
-                         ('encoder.layer_norm.', ENCODER_PREFIX + 'encoder.layer_norm.'),
-                         ('quantizer.weight_proj.', 'quantizer.weight_proj.'),
-                         ('project_q.', 'project_q.'), ('final_proj.', 'project_hid.'),
-                         ('w2v_encoder.proj.', 'lm_head.')):
-        if key.startswith(theirs):
+    if key.startswith('encoder.layers.') and len(parts) >= 5 and parts[-1] in _PARAMETERS:
+        module = _FAIRSEQ_LAYER_MODULES.get('.'.join(parts[3:-1]))
+        return f'{ENCODER_PREFIX}encoder.layers.{parts[2]}.{module}.{parts[-1]}' if module else None
+    if key.startswith('encoder.pos_conv.0.') and key[len('encoder.pos_conv.0.'):] in _WEIGHT_NORM_PARAMETERS:
+        return ENCODER_PREFIX + 'encoder.pos_conv_embed.conv.' + key[len('encoder.pos_conv.0.'):]
+    for theirs, ours in _FAIRSEQ_MODULES:
+        if key.startswith(theirs) and key[len(theirs):] in _PARAMETERS:
             return ours + key[len(theirs):]
-    return {'mask_emb': ENCODER_PREFIX + 'masked_spec_embed',
-            'quantizer.vars': 'quantizer.codevectors'}.get(key)
+    return _FAIRSEQ_PARAMETERS.get(key)
 
 
 def convert_fairseq_state(state, layer_norm_extractor, source='checkpoint'):
@@ -521,3 +537,39 @@ def read_pretrained(path, dictionary=None, head=None):
             raise UserError(f"{path}: a Hugging Face folder brings its vocab.json; drop the dictionary")
         return read_hf_folder(path, head)
     return read_fairseq_checkpoint(path, dictionary, head)
+
+
+# the port's network class of each head (src.wav2vec2.network)
+NETWORK_CLASSES = {'ctc': 'Wav2Vec2ForCTC', 'pretraining': 'Wav2Vec2ForPreTraining',
+                   'model': 'Wav2Vec2Model'}
+
+
+def load_pretrained(path, dictionary=None, head=None):
+    """Build the port's network of a HF folder or fairseq checkpoint and load its weights.
+
+    Args:
+        path, dictionary, head: as :func:`read_pretrained`.
+
+    Returns:
+        (network in eval mode, network kwargs, :class:`VocabFile` or None, head).
+
+    Raises:
+        CheckpointError: as :func:`read_pretrained`, or weights that do not fit the network the
+            kwargs build (named, on one line).
+    """
+    from src.checkpoint import load_state
+
+    args, state, vocab = read_pretrained(path, dictionary, head)
+    from . import network as networks   # after reading: a bad source fails without MindSpore
+    head = head_of(state) if head is None else head
+    net = getattr(networks, NETWORK_CLASSES[head])(**args)
+    if head == 'model':
+        state = encoder_state(state)
+        optional = tuple(k[len(ENCODER_PREFIX):] for k in OPTIONAL_KEYS)
+    else:
+        optional = OPTIONAL_KEYS
+    load_state(net, state, skip=tuple(k for k in optional if k not in state),
+               subject=f"{path} does not fit {NETWORK_CLASSES[head]}",
+               hint='the config and the weights disagree; the file is damaged or edited')
+    net.set_train(False)
+    return net, args, vocab, head
