@@ -166,7 +166,7 @@ def training_extras():
             'last_optimizer_state': None}
 
 
-def save_folder(model, folder, torch, vocab=None, **kwargs):
+def save_folder(model, folder, vocab=None, **kwargs):
     model.save_pretrained(folder, **kwargs)
     for extra in ('generation_config.json',):
         if os.path.exists(os.path.join(folder, extra)):
@@ -195,8 +195,8 @@ def main(argv=None):
     ctc = Wav2Vec2ForCTC(Wav2Vec2Config(**CTC)).eval()
     perturb_constants(ctc, torch, 1)
     vocab = {'<pad>': 0, '<s>': 1, '</s>': 2, '<unk>': 3, **{c: 4 + i for i, c in enumerate(LETTERS)}}
-    save_folder(ctc, os.path.join(out, 'hf_ctc'), torch, vocab)
-    save_folder(ctc, os.path.join(out, 'hf_ctc_sharded'), torch, vocab, max_shard_size='20KB')
+    save_folder(ctc, os.path.join(out, 'hf_ctc'), vocab)
+    save_folder(ctc, os.path.join(out, 'hf_ctc_sharded'), vocab, max_shard_size='20KB')
     bin_folder = os.path.join(out, 'hf_ctc_bin')
     os.makedirs(bin_folder)
     shutil.copy(os.path.join(out, 'hf_ctc', 'config.json'), bin_folder)
@@ -245,7 +245,7 @@ def main(argv=None):
     torch.manual_seed(0)
     pre = Wav2Vec2ForPreTraining(Wav2Vec2Config(**PRETRAINING)).eval()
     perturb_constants(pre, torch, 2)
-    save_folder(pre, os.path.join(out, 'hf_pretraining'), torch)
+    save_folder(pre, os.path.join(out, 'hf_pretraining'))
     pre_config = pre.config.to_dict()
     pre_model = fairseq_model_config(pre_config)
     torch.save({'cfg': {'_name': None, 'model': pre_model,
