@@ -12,27 +12,19 @@ the ``model_args`` build, float32. A ``.npz`` of the state dict works too, with 
 arguments in a ``__meta__`` JSON entry (``{"model_args": {...}}``, the parity bundles' layout)
 or given separately.
 
-Reading a ``.pth`` needs no torch: a file written by ``torch.save`` since torch 1.6 is a zip
-archive of one pickle (``data.pkl``) and one raw file per tensor storage. Its pickle is read with
-an unpickler that knows only how to rebuild tensors (``torch._utils._rebuild_tensor_v2`` and
-``_rebuild_parameter``, as numpy arrays over the storages), ordered dicts, torch's version
-string, latin-1 bytes (pickle protocol 2's ``_codecs.encode``) and numpy scalars, dtypes and
-arrays; any other global in the file is refused. That is safer than what torch itself
-needs for these files: the numpy objects in ``infos`` make ``torch.load(weights_only=True)``
-fail, so reading them with torch takes ``weights_only=False``, which runs whatever code the
-pickle names. Files of torch < 1.6 (not zip archives) are read with torch when it is installed,
-with its weights-only unpickler and the numpy reconstructors allowed.
+Reading a ``.pth`` needs no torch (:mod:`src.torchfile`): its unpickler rebuilds tensors as numpy
+arrays and refuses any global but a short allow-list, which also admits the numpy values of
+``infos`` (that ``torch.load(weights_only=True)`` refuses). Files of torch < 1.6 (not zip
+archives) are read the same way.
 """
-import collections
 import json
 import os
-import pickle
-import zipfile
 
 import numpy as np
 
 from src.checkpoint import state_mismatches
 from src.errors import CheckpointError, ConfigError, UserError
+from src.torchfile import read_torch_file
 
 MODEL_NAME = 'DPRNNTasNet'
 # the keys of asteroid 0.7's DPRNNTasNet.get_model_args(): FreeFB.get_config() + DPRNN.get_config()
@@ -42,153 +34,6 @@ ASTEROID_ARGS = ('fb_name', 'n_filters', 'kernel_size', 'stride', 'sample_rate',
                  'norm_type', 'mask_act', 'bidirectional', 'rnn_type', 'num_layers', 'dropout',
                  'use_mulcat', 'encoder_activation')
 FREE_FILTERBANKS = ('FreeFB', 'free')
-
-# torch storage class -> numpy dtype of its raw bytes (bfloat16 is widened to float32 below)
-_STORAGE_DTYPES = {'FloatStorage': np.float32, 'DoubleStorage': np.float64, 'HalfStorage': np.float16,
-                   'BFloat16Storage': np.uint16, 'LongStorage': np.int64, 'IntStorage': np.int32,
-                   'ShortStorage': np.int16, 'CharStorage': np.int8, 'ByteStorage': np.uint8,
-                   'BoolStorage': np.bool_}
-
-
-class _StorageType:
-    """Stands for ``torch.<Kind>Storage`` in a pickle: what dtype its raw bytes have."""
-
-    def __init__(self, name):
-        self.name = name
-        self.dtype = np.dtype(_STORAGE_DTYPES[name])
-
-
-def _rebuild_tensor(storage, storage_offset, size, stride, requires_grad=False, backward_hooks=None,
-                    metadata=None):
-    """``torch._utils._rebuild_tensor_v2`` for numpy: the strided view of a storage, copied."""
-    data, is_bfloat16 = storage
-    itemsize = data.dtype.itemsize
-    view = np.lib.stride_tricks.as_strided(data[storage_offset:], shape=tuple(size),
-                                           strides=tuple(s * itemsize for s in stride))
-    array = np.array(view)
-    if is_bfloat16:   # the high half of a float32
-        array = (array.astype(np.uint32) << 16).view(np.float32)
-    return array
-
-
-def _rebuild_parameter(data, requires_grad=False, backward_hooks=None, *state):
-    """``torch._utils._rebuild_parameter`` (and ``_with_state``): the array itself."""
-    return data
-
-
-def _latin1_bytes(text, encoding='latin1'):
-    """``_codecs.encode`` as pickle protocol 2 uses it for bytes (numpy scalars' data): str ->
-    bytes in latin-1, nothing else."""
-    if not isinstance(text, str) or encoding not in ('latin1', 'latin-1'):
-        raise pickle.UnpicklingError("_codecs.encode is allowed for latin-1 bytes only")
-    return text.encode('latin1')
-
-
-def _numpy_globals():
-    """The numpy reconstructors a pickle of numpy scalars, dtypes and arrays names."""
-    allowed = {('numpy', 'dtype'): np.dtype, ('numpy', 'ndarray'): np.ndarray}
-    try:   # numpy >= 2 pickles as numpy._core, numpy 1.x as numpy.core; both load on either
-        from numpy._core import multiarray
-    except ImportError:
-        from numpy.core import multiarray
-    for module in ('numpy.core.multiarray', 'numpy._core.multiarray'):
-        allowed[(module, 'scalar')] = multiarray.scalar
-        allowed[(module, '_reconstruct')] = multiarray._reconstruct
-    return allowed
-
-
-class _TensorOnlyUnpickler(pickle.Unpickler):
-    """Unpickles ``data.pkl`` of a torch zip archive with tensors rebuilt as numpy arrays and
-    every global outside a short allow-list refused (no code of the file's choosing runs)."""
-
-    def __init__(self, file, archive, prefix, path):
-        super().__init__(file)
-        self.archive = archive
-        self.prefix = prefix
-        self.path = path
-        self.allowed = {('collections', 'OrderedDict'): collections.OrderedDict,
-                        ('torch._utils', '_rebuild_tensor_v2'): _rebuild_tensor,
-                        ('torch._utils', '_rebuild_parameter'): _rebuild_parameter,
-                        ('torch._utils', '_rebuild_parameter_with_state'): _rebuild_parameter,
-                        # serialize() stores torch.__version__, a str subclass
-                        ('torch.torch_version', 'TorchVersion'): str,
-                        ('_codecs', 'encode'): _latin1_bytes}
-        self.allowed.update(_numpy_globals())
-        self.storages = {}
-
-    def find_class(self, module, name):
-        if module == 'torch' and name in _STORAGE_DTYPES:
-            return _StorageType(name)
-        if (module, name) in self.allowed:
-            return self.allowed[(module, name)]
-        raise CheckpointError(f"{self.path}: the file asks to run {module}.{name}, which a "
-                              "checkpoint of tensors, dicts and numpy values does not need; "
-                              "refused (convert it to .npz with torch if you trust it)")
-
-    def persistent_load(self, pid):
-        if not (isinstance(pid, tuple) and len(pid) == 5 and pid[0] == 'storage'
-                and isinstance(pid[1], _StorageType)):
-            raise CheckpointError(f"{self.path}: unknown persistent id in the pickle; not a torch "
-                                  "tensor storage")
-        _, storage_type, key, _location, numel = pid
-        if key not in self.storages:
-            raw = self.archive.read(f"{self.prefix}data/{key}")
-            data = np.frombuffer(raw, dtype=storage_type.dtype.newbyteorder('<'), count=numel)
-            self.storages[key] = (data, storage_type.name == 'BFloat16Storage')
-        return self.storages[key]
-
-
-def read_torch_zip(path):
-    """The object a torch >= 1.6 ``torch.save`` wrote to ``path``, tensors as numpy arrays,
-    without torch (see the module doc).
-
-    Raises:
-        CheckpointError: not a torch zip archive, a big-endian one, a damaged one, or a pickle
-            that names anything but tensors, ordered dicts and numpy values.
-    """
-    try:
-        with zipfile.ZipFile(path) as archive:
-            pickles = [n for n in archive.namelist() if n.endswith('data.pkl')]
-            if len(pickles) != 1:
-                raise CheckpointError(f"{path}: a zip archive without one data.pkl; not a torch file")
-            prefix = pickles[0][:-len('data.pkl')]
-            if f"{prefix}byteorder" in archive.namelist() and \
-                    archive.read(f"{prefix}byteorder").strip() != b'little':
-                raise CheckpointError(f"{path}: a big-endian torch file; re-save it on a little-endian machine")
-            with archive.open(pickles[0]) as handle:
-                return _TensorOnlyUnpickler(handle, archive, prefix, path).load()
-    except CheckpointError:
-        raise
-    except (zipfile.BadZipFile, KeyError, EOFError, pickle.UnpicklingError, ValueError,
-            TypeError, AttributeError) as err:
-        raise CheckpointError(f"{path}: damaged torch file ({type(err).__name__}: "
-                              f"{str(err).splitlines()[0] if str(err) else ''})") from None
-
-
-def _read_legacy_torch(path):
-    """A torch < 1.6 file, read with torch's weights-only unpickler (numpy values allowed)."""
-    try:
-        import torch
-    except ImportError:
-        raise UserError(f"{path}: a torch < 1.6 file (not a zip archive); reading it needs "
-                        "PyTorch: pip install torch, or re-save it with a recent torch") from None
-    try:
-        # torch also wants the classes of the dtypes it rebuilds (numpy.dtypes.Float64DType ...)
-        allowed = list(_numpy_globals().values()) + [torch.torch_version.TorchVersion] + \
-            [type(np.dtype(code)) for code in '?bBhHiIlLqQefdgFD']
-        with torch.serialization.safe_globals(allowed):
-            obj = torch.load(path, map_location='cpu', weights_only=True)
-    except Exception as err:   # torch raises many types for a bad file
-        raise CheckpointError(f"{path}: not a readable torch file ({type(err).__name__}: "
-                              f"{str(err).splitlines()[0] if str(err) else ''})") from None
-
-    def to_numpy(value):
-        if isinstance(value, torch.Tensor):
-            return value.detach().cpu().numpy()
-        if isinstance(value, dict):
-            return type(value)((k, to_numpy(v)) for k, v in value.items())
-        return value
-    return to_numpy(obj)
 
 
 def _plain(value):
@@ -226,7 +71,7 @@ def read_asteroid_file(path, model_args=None, model_name=MODEL_NAME):
         (model_args dict, {state-dict key: numpy array}).
 
     Raises:
-        UserError: no such file, or a torch < 1.6 file and no torch installed.
+        UserError: no such file.
         CheckpointError: unreadable, another model class, or no model arguments.
     """
     if not os.path.isfile(path):
@@ -234,14 +79,7 @@ def read_asteroid_file(path, model_args=None, model_name=MODEL_NAME):
     if path.endswith('.npz'):
         name, args, state = _read_npz(path, model_args)
     else:
-        with open(path, 'rb') as f:
-            head = f.read(4)
-        if head == b'PK\x03\x04':          # a zip archive: torch >= 1.6 (or damaged)
-            obj = read_torch_zip(path)
-        elif head[:1] == b'\x80':           # a bare pickle: torch < 1.6
-            obj = _read_legacy_torch(path)
-        else:
-            raise CheckpointError(f"{path}: neither a torch file nor an .npz")
+        obj = read_torch_file(path)
         if not isinstance(obj, dict):
             raise CheckpointError(f"{path}: holds a {type(obj).__name__}, expected asteroid's "
                                   "serialized model (a dict with state_dict and model_args)")
