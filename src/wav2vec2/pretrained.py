@@ -573,3 +573,42 @@ def load_pretrained(path, dictionary=None, head=None):
                hint='the config and the weights disagree; the file is damaged or edited')
     net.set_train(False)
     return net, args, vocab, head
+
+
+def load_pretrained_into(recipe, network, path, head):
+    """``model.pretrained`` of the wav2vec 2.0 recipes (``head`` 'ctc' or 'pretraining'): a
+    Hugging Face folder or fairseq checkpoint, whose parameters load where the recipe's
+    ``pretrained_prefix`` / ``pretrained_heads`` say (a CTC network takes the encoder of a
+    pretraining file, and its letters head too when the file has one of the same size); else a
+    checkpoint of this project (a run's or a converted one).
+
+    Returns:
+        the names of the network's parameters left as initialised.
+    """
+    from src.checkpoint import is_foreign_state
+    from src.engine.recipe import Recipe, load_matching
+    if not os.path.isdir(path) and not is_foreign_state(path):
+        return Recipe.load_pretrained(recipe, network, path)
+    _, state, _ = read_pretrained(path, head=None)
+    return load_matching(network, state, path, recipe.pretrained_prefix, recipe.pretrained_heads,
+                         hint="set model.args as in the file's config (tools/convert_wav2vec2.py "
+                              "--config-out writes them)")
+
+
+def load_ctc_network(path, dictionary=None):
+    """A Hugging Face CTC folder or fairseq fine-tuned checkpoint for ``infer.py transcribe``:
+    (network in eval mode, the facts a sidecar would state: letters, blank, sample rate, the
+    feature encoder's kernels and strides, normalize)."""
+    net, args, vocab, _ = load_pretrained(path, dictionary, head='ctc')
+    letters = vocab.letters()
+    normalize = False
+    preprocessor = os.path.join(path, 'preprocessor_config.json')
+    if os.path.isdir(path) and os.path.isfile(preprocessor):
+        normalize = bool(_read_json(preprocessor, 'feature extractor config').get('do_normalize', False))
+    from .network import Wav2Vec2Model
+    import inspect
+    defaults = inspect.signature(Wav2Vec2Model).parameters
+    return net, {'letters': list(letters.symbols), 'blank': letters.blank, 'sample_rate': 16000,
+                 'conv_kernel': list(args.get('conv_kernel', defaults['conv_kernel'].default)),
+                 'conv_stride': list(args.get('conv_stride', defaults['conv_stride'].default)),
+                 'normalize': normalize}

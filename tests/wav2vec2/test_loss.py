@@ -182,3 +182,32 @@ def test_codebook_size_needed():
     raises_one_line(ConfigError, lambda: PretrainingLossNet(Bare(), num_codevectors=4, logit_temperature=0),
                     'logit_temperature')
     assert PretrainingLossNet(Bare(), num_codevectors=640).num_codevectors == 640.0
+
+
+def test_the_loss_network_reproduces_transformers_contrastive_loss(mode):
+    # the real loss network on the shared bundle's network, mask and negatives (eval mode: the
+    # quantizer's hard argmax): its contrastive term summed over the masked frames is HF's
+    import json
+    import os
+    from src.checkpoint import load_state
+    from src.wav2vec2.convert import convert_hf_state, network_args_from_hf_config
+    from src.wav2vec2.loss import PretrainingLossNet
+    from src.wav2vec2.network import Wav2Vec2ForPreTraining
+    path = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'data',
+                        'wav2vec2_pretraining.npz')
+    z = np.load(path)
+    meta = json.loads(str(z['__meta__']))
+    network = Wav2Vec2ForPreTraining(**network_args_from_hf_config(meta['config'], 'pretraining'))
+    load_state(network, convert_hf_state({k: z[k] for k in meta['state_keys']}))
+    loss_net = PretrainingLossNet(network)
+    loss_net.set_train(False)
+    mask = z['__in__.mask_time_indices'].astype(np.float32)
+    _, aux = loss_net(ms.Tensor(z['__in__.x']), ms.Tensor(mask),
+                      ms.Tensor(z['__in__.sampled_negative_indices'].astype(np.int32)),
+                      ms.Tensor(2.0, ms.float32))
+    masked = float(mask.sum())
+    assert float(aux['sample_size'].asnumpy()) == masked
+    np.testing.assert_allclose(float(aux['contrastive'].asnumpy()) * masked,
+                               float(z['__out__.contrastive_loss']), rtol=1e-3)
+    np.testing.assert_allclose(float(aux['code_perplexity'].asnumpy()),
+                               float(z['__out__.codevector_perplexity']), rtol=1e-4)
