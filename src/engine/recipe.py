@@ -141,7 +141,7 @@ class Recipe:
         each update reaches the graph, and they are logged with the training records."""
         return {}
 
-    def training_warning(self, record):
+    def training_warning(self, cfg, record):
         """A one-line warning about a logged training record (its loss, aux values and step
         inputs, as ``train_log.jsonl`` holds them), or None: the known failures a user should
         hear of while the run goes on (wav2vec 2.0: the quantizer's codebook collapsing)."""

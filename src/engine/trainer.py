@@ -232,7 +232,7 @@ class Trainer:
                                   loss_scale=self.loss_scale.scale, steps_per_s=round(rate, 3),
                                   **extra, **aux)
                     self.log.record('train', **fields)
-                    warning = self.recipe.training_warning(fields)
+                    warning = self.recipe.training_warning(cfg, fields)
                     if warning:
                         self.log.print(f"warning (update {self.state['step']}): {warning}")
                     shown = {k: f"{v:.3g}" for k, v in list(aux.items())[:4]}

@@ -129,3 +129,29 @@ class PretrainingLossNet(nn.Cell):
                'prob_perplexity': ops.cast(prob_perplexity, ms.float32),
                'loss_bits': loss / _LN2, 'sample_size': sample_size}
         return loss, aux
+
+
+# a code perplexity below this (of G x V codevectors in use) is a collapsing codebook
+COLLAPSED_PERPLEXITY = 2.0
+# and a contrastive loss this close (bits) to chance, log2(1 + negatives), is learning nothing
+CHANCE_MARGIN_BITS = 0.05
+
+
+def collapse_warning(record, num_negatives=100):
+    """The known failure of wav2vec 2.0 pretraining in a logged training record, in words, or
+    None: the quantizer's code perplexity near 1 (one codevector used for everything), or the
+    contrastive loss stuck at chance, ``log2(1 + num_negatives)`` bits per masked frame (the
+    positive no more likely than any negative) once the first updates are past."""
+    perplexity = record.get('code_perplexity')
+    if perplexity is not None and perplexity < COLLAPSED_PERPLEXITY:
+        return (f"code perplexity {perplexity:.2f}: the quantizer's codebook has collapsed (one "
+                "codevector for every frame); lower optim.lr, raise loss.diversity_weight, or "
+                "restart from an earlier checkpoint")
+    contrastive = record.get('contrastive')
+    chance = math.log2(1 + num_negatives)
+    if contrastive is not None and record.get('step', 0) >= 1000 \
+            and contrastive / math.log(2) > chance - CHANCE_MARGIN_BITS:
+        return (f"contrastive loss {contrastive / math.log(2):.3f} bits per masked frame is at "
+                f"chance ({chance:.3f} = log2(1 + {num_negatives} negatives)): the model is not "
+                "learning; check the masks (data.mask_time_prob) and the learning rate")
+    return None

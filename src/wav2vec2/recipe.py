@@ -184,9 +184,9 @@ class PretrainingRecipe(_Wav2Vec2):
                 f"code perplexity = {metrics['code_perplexity']:.1f}  prob perplexity = "
                 f"{metrics['prob_perplexity']:.1f}  ({metrics.get('subset', '')})")
 
-    def training_warning(self, record):
+    def training_warning(self, cfg, record):
         from .loss import collapse_warning
-        return collapse_warning(record)
+        return collapse_warning(record, cfg.data.num_negatives)
 
     def inference_network(self, network):
         from .features import Wav2Vec2Encoder

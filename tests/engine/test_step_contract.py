@@ -150,6 +150,25 @@ def test_per_step_inputs_are_logged_each_update(tmp_path):
         assert record['weight'] == pytest.approx(1.0 / record['step'])   # logged after update step-1
 
 
+def test_the_recipes_training_warnings_are_printed_with_the_update(tmp_path, monkeypatch, capsys):
+    from src.recipes import get_recipe
+    cfg = toy_config(tmp_path, train={'epochs': 1, 'log_every': 1})
+    seen = []
+
+    def warning(cfg, record):
+        seen.append(record)
+        return f"loss {record['loss']:.3g} looks odd" if record['step'] == 2 else None
+
+    monkeypatch.setattr(get_recipe('toy_regression'), 'training_warning', warning)
+    trainer, _ = train(cfg)
+    assert [r['step'] for r in seen] == [r['step'] for r in trainer.log.read('train')]
+    assert all('loss' in r and 'lr' in r for r in seen)
+    lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith('warning')]
+    assert len(lines) == 1 and lines[0].startswith('warning (update 2): loss ')
+    with open(trainer.log.path('log.txt')) as f:
+        assert 'warning (update 2)' in f.read()
+
+
 # -------------------------------------------------------------------- gradient accumulation
 def _toy_parts(seed, cfg):
     import mindspore as ms

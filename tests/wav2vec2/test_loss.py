@@ -211,3 +211,14 @@ def test_the_loss_network_reproduces_transformers_contrastive_loss(mode):
                                float(z['__out__.contrastive_loss']), rtol=1e-3)
     np.testing.assert_allclose(float(aux['code_perplexity'].asnumpy()),
                                float(z['__out__.codevector_perplexity']), rtol=1e-4)
+
+
+def test_collapse_warnings():
+    from src.wav2vec2.loss import collapse_warning
+    healthy = {'step': 5000, 'code_perplexity': 180.0, 'contrastive': 2.0}
+    assert collapse_warning(healthy) is None
+    assert 'collapsed' in collapse_warning(dict(healthy, code_perplexity=1.2))
+    stuck = dict(healthy, contrastive=math.log(101))       # nats at chance
+    assert 'at chance' in collapse_warning(stuck) and '6.658' in collapse_warning(stuck)
+    assert collapse_warning(dict(stuck, step=10)) is None  # the first updates are near chance
+    assert collapse_warning(dict(stuck, contrastive=math.log(11)), num_negatives=10) is not None
