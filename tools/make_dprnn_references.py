@@ -90,9 +90,15 @@ def write_bundle(path, model, args, perturbed, inputs, outputs, versions):
             'state_keys': list(state),
             'inputs': {k: [list(v.shape), 'float32'] for k, v in inputs.items()},
             'outputs': {k: [list(v.shape), 'float32'] for k, v in outputs.items()}}
+    save_bundle(path, state, {k: v.numpy() for k, v in inputs.items()},
+                {k: v.numpy() for k, v in outputs.items()}, meta)
+
+
+def save_bundle(path, state, inputs, outputs, meta):
+    """Write a parity bundle: the state arrays, ``__in__.*``, ``__out__.*`` and ``__meta__``."""
     arrays = dict(state)
-    arrays.update({f'__in__.{k}': v.numpy() for k, v in inputs.items()})
-    arrays.update({f'__out__.{k}': v.numpy() for k, v in outputs.items()})
+    arrays.update({f'__in__.{k}': v for k, v in inputs.items()})
+    arrays.update({f'__out__.{k}': v for k, v in outputs.items()})
     arrays['__meta__'] = np.array(json.dumps(meta))
     np.savez(path, **arrays)
 

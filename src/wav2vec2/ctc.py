@@ -51,10 +51,15 @@ def ctc_loss(logits, output_lengths, targets, target_lengths, reduction='sum', z
     log_probs = ops.log_softmax(logits.astype(ms.float32), -1).transpose(1, 0, 2)   # (F, N, C)
     output_lengths = output_lengths.astype(ms.int32)
     target_lengths = target_lengths.astype(ms.int32)
-    losses, _ = ops.ctc_loss(log_probs, targets.astype(ms.int32), output_lengths, target_lengths,
-                             blank=blank, reduction='none', zero_infinity=zero_infinity)
+    # MindSpore 2.10's CPU kernel refuses (a run-time error) targets longer than the input,
+    # where PyTorch returns inf: the kernel gets a feasible length, the loss is set afterwards
+    too_long = target_lengths > output_lengths
+    losses, _ = ops.ctc_loss(log_probs, targets.astype(ms.int32), output_lengths,
+                             ops.minimum(target_lengths, output_lengths), blank=blank,
+                             reduction='none', zero_infinity=zero_infinity)
+    losses = ops.where(too_long, ops.full_like(losses, float('inf')), losses)
     infeasible = infeasible_targets(output_lengths, targets, target_lengths) | ops.isinf(losses)
-    if zero_infinity:   # MindSpore 2.10's CPU kernel leaves them infinite with reduction 'none'
+    if zero_infinity:   # the kernel also leaves them infinite with reduction 'none'
         losses = ops.where(infeasible, ops.zeros_like(losses), losses)
     if reduction == 'sum':
         return losses.sum(), infeasible

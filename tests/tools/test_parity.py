@@ -160,3 +160,34 @@ def test_dprnn_one_perturbed_norm_gain_fails(tmp_path):
     lines = {name: tool.compare(name, actual, outputs[name], *tool.tolerances(kind, 1e-4, 1e-5, 1e-3))
              for name, actual, kind in results}
     assert not lines['est_sources']['ok'] and not lines['reordered_est']['ok']
+
+
+WAV2VEC2_CTC_OUTPUTS = ['last_hidden_state', 'extract_features', 'ctc_logits', 'ctc_loss']
+WAV2VEC2_PRETRAINING_OUTPUTS = ['projected_states', 'projected_quantized_states',
+                                'codevector_perplexity']
+
+
+@pytest.mark.parametrize('name, outputs', [('wav2vec2', WAV2VEC2_CTC_OUTPUTS),
+                                           ('wav2vec2_pretraining', WAV2VEC2_PRETRAINING_OUTPUTS)])
+def test_wav2vec2_bundles_pass(name, outputs):
+    # transformers 5.23 Wav2Vec2ForCTC / Wav2Vec2ForPreTraining (the other wav2vec2 bundles run
+    # in process in tests/wav2vec2/test_network.py)
+    result, lines = run_parity(os.path.join(ROOT, 'tests', 'data', f'{name}.npz'))
+    assert result.returncode == 0, result.stderr
+    assert [line['output'] for line in lines] == outputs
+    assert all(line['ok'] for line in lines)
+    assert all(line['max_abs_diff'] < 1e-4 for line in lines)
+
+
+def test_wav2vec2_one_perturbed_weight_fails(tmp_path):
+    tool = load_tool()
+    with np.load(os.path.join(ROOT, 'tests', 'data', 'wav2vec2_padded.npz')) as z:
+        arrays = {k: z[k] for k in z.files}
+    key = 'wav2vec2.encoder.pos_conv_embed.conv.parametrizations.weight.original0'
+    arrays[key] = arrays[key] * np.float32(1.001)
+    np.savez(tmp_path / 'perturbed.npz', **arrays)
+    meta, state, inputs, outputs = tool.load_bundle(str(tmp_path / 'perturbed.npz'))
+    lines = {name: tool.compare(name, actual, outputs[name], *tool.tolerances(kind, 1e-4, 1e-5, 1e-3))
+             for name, actual, kind in tool.HANDLERS.get(tool.model_class(meta))(meta, state, inputs)}
+    assert not lines['last_hidden_state']['ok'] and not lines['ctc_logits']['ok']
+    assert lines['extract_features']['ok']      # before the positional convolution

@@ -13,8 +13,12 @@ import mindspore as ms
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 DATA = os.path.join(ROOT, 'tests', 'data')
-# the two shared bundles (tests/data/README.md)
-BUNDLES = ['wav2vec2', 'wav2vec2_pretraining']
+# the two shared bundles and those of tools/make_wav2vec2_references.py (tests/data/README.md):
+# LARGE layout with an odd length, a padded batch with an attention mask, 'mean' CTC with an
+# infeasible target, pretraining heads on the LARGE layout (batch 2)
+CTC_BUNDLES = ['wav2vec2', 'wav2vec2_large', 'wav2vec2_padded', 'wav2vec2_infeasible']
+PRETRAINING_BUNDLES = ['wav2vec2_pretraining', 'wav2vec2_pretraining_large']
+BUNDLES = CTC_BUNDLES + PRETRAINING_BUNDLES
 TINY = dict(conv_dim=(16, 16, 16), conv_kernel=(10, 3, 3), conv_stride=(5, 2, 2), hidden_size=32,
             num_hidden_layers=2, num_attention_heads=4, intermediate_size=64,
             num_conv_pos_embeddings=8, num_conv_pos_embedding_groups=4, hidden_dropout=0.0,
@@ -44,9 +48,9 @@ def assert_close(name, actual, reference, kind):
 @pytest.mark.parametrize('name', BUNDLES)
 def test_bundle_outputs_match_transformers(name, mode):
     ours, reference, _, _ = bundle_results(name)
-    expected = {'wav2vec2': ['last_hidden_state', 'extract_features', 'ctc_logits', 'ctc_loss'],
-                'wav2vec2_pretraining': ['projected_states', 'projected_quantized_states',
-                                         'codevector_perplexity']}[name]
+    expected = (['last_hidden_state', 'extract_features', 'ctc_logits', 'ctc_loss']
+                if name in CTC_BUNDLES else
+                ['projected_states', 'projected_quantized_states', 'codevector_perplexity'])
     assert list(ours) == expected
     for output, (actual, kind) in ours.items():
         assert_close(output, actual, reference[output], kind)
@@ -72,21 +76,22 @@ def numpy_pretraining_losses(projected, quantized, perplexity, mask, negatives, 
     return contrastive, diversity, contrastive + diversity_weight * diversity
 
 
-def test_pretraining_losses_from_our_outputs_match_transformers():
-    ours, reference, inputs, meta = bundle_results('wav2vec2_pretraining')
+@pytest.mark.parametrize('name', PRETRAINING_BUNDLES)
+def test_pretraining_losses_from_our_outputs_match_transformers(name):
+    ours, reference, inputs, meta = bundle_results(name)
     config = meta['config']
+    settings = (inputs['mask_time_indices'].astype(np.float64), inputs['sampled_negative_indices'],
+                config['num_codevectors_per_group'] * config['num_codevector_groups'],
+                config['contrastive_logits_temperature'], config['diversity_loss_weight'])
     contrastive, diversity, loss = numpy_pretraining_losses(
         ours['projected_states'][0], ours['projected_quantized_states'][0],
-        float(ours['codevector_perplexity'][0]), inputs['mask_time_indices'].astype(np.float64),
-        inputs['sampled_negative_indices'],
-        config['num_codevectors_per_group'] * config['num_codevector_groups'],
-        config['contrastive_logits_temperature'], config['diversity_loss_weight'])
+        float(ours['codevector_perplexity'][0]), *settings)
     # the numpy loss itself reproduces transformers from transformers' own outputs
-    ref_contrastive, _, _ = numpy_pretraining_losses(
+    ref_contrastive, ref_diversity, _ = numpy_pretraining_losses(
         reference['projected_states'], reference['projected_quantized_states'],
-        float(reference['codevector_perplexity']), inputs['mask_time_indices'].astype(np.float64),
-        inputs['sampled_negative_indices'], 32)
+        float(reference['codevector_perplexity']), *settings)
     np.testing.assert_allclose(ref_contrastive, reference['contrastive_loss'], rtol=1e-5)
+    np.testing.assert_allclose(ref_diversity, reference['diversity_loss'], rtol=1e-5)
     np.testing.assert_allclose(contrastive, reference['contrastive_loss'], rtol=1e-3)
     np.testing.assert_allclose(diversity, reference['diversity_loss'], rtol=1e-3)
     np.testing.assert_allclose(loss, reference['loss'], rtol=1e-3)
