@@ -13,7 +13,7 @@ overlapping chunks whose logits are stitched (:mod:`.chunking`), so memory stays
 text is greedy CTC decoding of the logits (:meth:`.letters.Letters.decode_greedy`).
 """
 import json
-import os
+import sys
 
 import numpy as np
 
@@ -86,6 +86,10 @@ class Transcriber:
         logits = (out[0] if isinstance(out, (tuple, list)) else out).asnumpy()
         return logits[:, :self.frames(length)]
 
+    def receptive_field(self):
+        from .frames import receptive_field
+        return int(receptive_field(self.kernels, self.strides))
+
     def frames(self, samples):
         from .frames import output_frames
         return int(output_frames(samples, self.kernels, self.strides))
@@ -118,12 +122,21 @@ def run_transcribe(args):
     paths = find_audio(args.sources)
     transcriber = Transcriber(args.model, args.config, args.checkpoint, args.pretrained, args.dict)
     done, rows = [], []
+    field, short = transcriber.receptive_field(), 0
     for path, wave, bar in each_readable(paths, transcriber.sample_rate, 'transcribing'):
+        if len(wave) < field:
+            short += 1
+            bar.write(f"skipped: {path}: {len(wave)} samples, shorter than the network's receptive "
+                      f"field of {field} ({field / transcriber.sample_rate * 1000:.0f} ms)", file=sys.stderr)
+            continue
         text, _ = transcriber.transcribe(wave, args.chunk_seconds, args.stride_seconds)
         bar.write(f"{path}\t{text}")
         done.append((path, text))
         rows.append(json.dumps({'path': path, 'text': text,
                                 'seconds': round(len(wave) / transcriber.sample_rate, 3)}) + '\n')
+    if short:
+        print(f"{short} of {len(paths)} files were shorter than the receptive field and skipped",
+              file=sys.stderr)
     if args.jsonl:
         write_text(args.jsonl, ''.join(rows))
     return done
