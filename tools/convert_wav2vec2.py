@@ -27,7 +27,8 @@ from src.checkpoint import converted_paths, save_params  # noqa: E402
 from src.errors import UserError  # noqa: E402
 
 # the registered model of each head (the recipe's names)
-MODEL_NAMES = {'ctc': 'wav2vec2_ctc', 'pretraining': 'wav2vec2_pretraining', 'model': 'wav2vec2'}
+# a bare encoder (Wav2Vec2Model) is the start of a CTC fine-tuning
+MODEL_NAMES = {'ctc': 'wav2vec2_ctc', 'pretraining': 'wav2vec2_pretraining', 'model': 'wav2vec2_ctc'}
 # the name of the letters file written beside the checkpoint, by vocabulary kind
 LETTERS_SUFFIXES = {'hf_vocab': '.vocab.json', 'fairseq_dict': '.dict.ltr.txt'}
 
