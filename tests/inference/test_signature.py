@@ -23,13 +23,14 @@ def test_every_model_declares_what_its_network_takes_and_returns(name):
     cfg = build_config({'model': {'name': name, 'args': dict(recipe.tiny_args)}})
     signature = check_signature(recipe.export_signature(cfg), name)
     batch, _ = recipe.example_batch(cfg, 2, np.random.default_rng(0))
-    net = recipe.build_network(cfg)
+    # what is exported (a pretraining network's encoder) takes the declared inputs, batch keys
+    net = recipe.inference_network(recipe.build_network(cfg))
     net.set_train(False)
-    (entry,) = signature['inputs']            # the models of today take one input, the first batch key
-    x = batch[recipe.batch_keys[0]]
-    assert x.dtype.name == entry['dtype'] and x.ndim == len(entry['axes'])
-    assert all(a == d for a, d in zip(entry['axes'], x.shape) if isinstance(a, int))
-    outputs = net(ms.Tensor(x))
+    xs = [batch[entry['name']] for entry in signature['inputs']]
+    for x, entry in zip(xs, signature['inputs']):
+        assert x.dtype.name == entry['dtype'] and x.ndim == len(entry['axes'])
+        assert all(a == d for a, d in zip(entry['axes'], x.shape) if isinstance(a, int))
+    outputs = net(*(ms.Tensor(x) for x in xs))
     outputs = outputs if isinstance(outputs, tuple) else (outputs,)
     assert len(outputs) == len(signature['outputs'])
     for y, entry in zip(outputs, signature['outputs']):
@@ -40,8 +41,9 @@ def test_every_model_declares_what_its_network_takes_and_returns(name):
         assert y.shape[entry['axes'].index('batch')] == 2
     # the export's example tensors are the declared inputs, dynamic or fixed
     for length in (None, 123):
-        (tensor,) = recipe.export_inputs(cfg, length)
-        assert [None if d < 0 else d for d in tensor.shape] == describe(signature, length)['inputs'][0]['shape']
+        tensors = recipe.export_inputs(cfg, length)
+        assert [[None if d < 0 else d for d in t.shape] for t in tensors] == \
+            [entry['shape'] for entry in describe(signature, length)['inputs']]
 
 
 def test_fixed_length_follows_the_axis_names():
