@@ -400,7 +400,8 @@ def test_demo_runs_the_steps_the_registry_names(fakes, tmp_path, demo_data):
 def test_demo_of_an_unknown_model_lists_the_demos(fakes):
     done = fakes.run('run_demo.sh', 'wav2vec')
     assert done.returncode == 1
-    assert "error: unknown demo 'wav2vec' (known: dprnn, ecapa_tdnn, panns, wav2vec2)" in done.stderr
+    assert "error: unknown demo 'wav2vec'; did you mean 'wav2vec2'? (known: dprnn, ecapa_tdnn, panns, " \
+        "wav2vec2)" in done.stderr
     assert 'usage: bash scripts/run_demo.sh' in done.stderr
     assert [c['argv'] for c in fakes.calls()] == [['-m', 'src.recipes', 'demo', 'wav2vec']]
 

@@ -34,6 +34,28 @@ class LossWithAux(nn.Cell):
         return out, {}
 
 
+class LossAndAuxValues(nn.Cell):
+    """``loss_net``'s ``(loss, aux dict)`` as ``(loss, (aux values in the order of names))``.
+
+    Host code that calls a loss network itself (an evaluation) goes through this: in graph
+    mode MindSpore 2.10 can hand a Cell's dict output back to Python as a tuple once a process
+    has compiled many graphs, and a tuple of named values in a fixed order survives that."""
+
+    def __init__(self, loss_net, names):
+        super().__init__(auto_prefix=False)
+        self.loss_net = LossWithAux(loss_net)
+        self.names = tuple(names)
+
+    def construct(self, *inputs):
+        loss, aux = self.loss_net(*inputs)
+        return loss, tuple(aux[name] for name in self.names)
+
+    def named(self, *inputs):
+        """(loss, {name: value}) of the inputs, as numpy floats."""
+        loss, values = self(*inputs)
+        return float(loss.asnumpy()), {n: float(v.asnumpy()) for n, v in zip(self.names, values)}
+
+
 class _ScaledGradients(nn.Cell):
     """Gradients of ``scale * loss`` with respect to ``weights``, with the loss and aux values."""
 

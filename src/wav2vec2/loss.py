@@ -24,7 +24,10 @@ AUX_NAMES = ('contrastive', 'diversity', 'features_penalty', 'accuracy', 'code_p
              'prob_perplexity', 'loss_bits', 'sample_size')
 
 _COSINE_EPS = 1e-8          # as torch.cosine_similarity and mindspore.ops.cosine_similarity
-_MINUS_INF = float('-inf')
+# fairseq gives a negative equal to the positive the logit -inf; a finite value this low has the
+# same zero probability (the logits are cosines / temperature, |logit| <= 1 / temperature) and
+# keeps inf out of the log-softmax and its gradient, where a rare -inf * 0 made NaN losses
+NEG_IS_POS_LOGIT = -1e4
 _LN2 = math.log(2.0)
 
 
@@ -39,7 +42,7 @@ def contrastive_logits(projected, quantized, negatives, logit_temperature):
 
     Returns:
         (B, F, N + 1) float32 logits, the positive first; a negative equal to the positive
-        (every component) is ``-inf``.
+        (every component) gets :data:`NEG_IS_POS_LOGIT` (fairseq's -inf: probability 0).
     """
     batch, frames, dim = quantized.shape
     num = negatives.shape[2]
@@ -57,8 +60,8 @@ def contrastive_logits(projected, quantized, negatives, logit_temperature):
     logits = (dot / ops.clamp(norms, min=_COSINE_EPS) / logit_temperature).reshape(
         batch, frames, num + 1)
     neg_is_pos = ops.equal(negative_states, flat.expand_dims(1)).all(-1).reshape(batch, frames, num)
-    minus_inf = ops.full_like(logits[:, :, 1:], _MINUS_INF)
-    return ops.concat((logits[:, :, :1], ops.select(neg_is_pos, minus_inf, logits[:, :, 1:])), 2)
+    excluded = ops.full_like(logits[:, :, 1:], NEG_IS_POS_LOGIT)
+    return ops.concat((logits[:, :, :1], ops.select(neg_is_pos, excluded, logits[:, :, 1:])), 2)
 
 
 class PretrainingLossNet(nn.Cell):

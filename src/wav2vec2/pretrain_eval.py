@@ -31,17 +31,19 @@ def evaluate_pretraining(recipe, network, cfg, out_dir, progress, split, loss_ne
     if loss_net is None:
         args = {k: v for k, v in cfg.loss.items() if k != 'gumbel_temperature'}
         loss_net = PretrainingLossNet(network, **args)
-    loss_net.set_train(False)
-    temperature = ms.Tensor(recipe.step_inputs(cfg, 10 ** 9)['gumbel_temperature'], ms.float32)
+    from ..engine.train_step import LossAndAuxValues
     keys = ('loss_bits', 'accuracy', 'code_perplexity', 'prob_perplexity', 'contrastive',
             'diversity', 'features_penalty', 'sample_size')
+    scored = LossAndAuxValues(loss_net, keys)
+    loss_net.set_train(False)
+    temperature = ms.Tensor(recipe.step_inputs(cfg, 10 ** 9)['gumbel_temperature'], ms.float32)
     mine = shard(len(evaluation), rank, world)
     values = np.zeros((len(mine), len(keys)))
     for row, index in enumerate(bar(mine, disable=None if progress and rank == 0 else True,
                                     desc=f'validating on {name}')):
         batch = evaluation.make_batch([index], np.random.default_rng([cfg.eval.seed, int(index)]))
-        _, aux = loss_net(*(ms.Tensor(batch[k]) for k in recipe.batch_keys), temperature)
-        values[row] = [float(aux[k].asnumpy()) for k in keys]
+        _, aux = scored.named(*(ms.Tensor(batch[k]) for k in recipe.batch_keys), temperature)
+        values[row] = [aux[k] for k in keys]
     loss_net.set_train(True)
     values = gather_to_rank0(values, rank, world)
     if rank != 0:

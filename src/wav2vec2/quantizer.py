@@ -15,6 +15,14 @@ from mindspore.common.initializer import Normal
 DEFAULT_TEMPERATURE = 2.0   # transformers' initial quantizer temperature (fairseq: 2 -> 0.5)
 
 
+def gumbel_from_uniform(uniform):
+    """Gumbel(0, 1) noise ``-log(e)``, ``e = -log(u)`` ~ Exp(1), of uniform ``u`` in [0, 1],
+    bounded: u -> 0 gives e = inf, and u near 1 a float32 ``log(u)`` of exactly 0, e = 0 and a
+    +inf logit (then a NaN softmax: it happened about once per 50 demo batches)."""
+    exponential = ops.clamp(-ops.log(ops.clamp(uniform, 1e-30, 1.0)), 1e-10, None)
+    return -ops.log(exponential)
+
+
 def perplexity(probs, frame_weight):
     """sum over groups of exp(entropy of the mean distribution); probs (R, G, V), frame_weight
     (R, 1, 1) 0/1: the mean runs over the rows with weight 1 (0 log 0 = 0, as ``torch.xlogy``)."""
@@ -66,7 +74,7 @@ class GumbelVectorQuantizer(nn.Cell):
         if self.training:
             if temperature is None:
                 temperature = DEFAULT_TEMPERATURE
-            gumbels = -ops.log(-ops.log(self.uniform(logits.shape)))
+            gumbels = gumbel_from_uniform(self.uniform(logits.shape))
             soft = ops.softmax((logits + gumbels) / temperature, -1)
             probs = self._one_hot(soft) - ops.stop_gradient(soft) + soft  # straight-through
         else:

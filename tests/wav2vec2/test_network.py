@@ -258,3 +258,11 @@ def test_pretraining_in_training_mode_quantizes_with_gumbel_noise(mode):
     grads = ms.grad(forward, grad_position=None, weights=params)(x)
     for param, grad in zip(params, grads):
         assert np.isfinite(grad.asnumpy()).all() and np.abs(grad.asnumpy()).max() > 0, param.name
+
+
+def test_gumbel_noise_stays_finite_at_the_ends_of_the_uniform():
+    from src.wav2vec2.quantizer import gumbel_from_uniform
+    u = np.array([0.0, 1e-38, 0.5, 1.0 - 6e-8, 0.99999994, 1.0], np.float32)
+    g = gumbel_from_uniform(ms.Tensor(u)).asnumpy()
+    assert np.isfinite(g).all() and g.max() <= 23.1
+    np.testing.assert_allclose(g[2], -np.log(-np.log(0.5)), rtol=1e-6)
