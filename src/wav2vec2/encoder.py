@@ -16,7 +16,7 @@ import mindspore as ms
 from mindspore import Parameter, nn, ops
 from mindspore.common.initializer import HeNormal, Normal, Uniform, initializer
 
-from src.layers import TorchLayoutConv1d, WeightNormConv1d
+from src.layers import ChannelGroupNorm, TorchLayoutConv1d, WeightNormConv1d
 
 GROUP_NORM_EPS = 1e-5       # torch.nn.GroupNorm's default, what transformers uses
 MASK_VALUE = -1e9           # additive attention mask of padded keys (exp() underflows to 0)
@@ -48,24 +48,6 @@ class LayerNorm(nn.Cell):
         return y.astype(x.dtype)
 
 
-class ChannelGroupNorm(nn.Cell):
-    """``nn.GroupNorm(C, C)`` on (N, C, T): every channel normalised over time (float32)."""
-
-    def __init__(self, channels, eps=GROUP_NORM_EPS):
-        super().__init__()
-        self.eps = eps
-        self.weight = Parameter(initializer('ones', (channels,), ms.float32), name='weight')
-        self.bias = Parameter(initializer('zeros', (channels,), ms.float32), name='bias')
-
-    def construct(self, x):
-        x32 = x.astype(ms.float32)
-        mean = x32.mean(-1, keep_dims=True)
-        centred = x32 - mean
-        var = (centred * centred).mean(-1, keep_dims=True)
-        y = centred / ops.sqrt(var + self.eps)
-        return (y * self.weight.reshape(1, -1, 1) + self.bias.reshape(1, -1, 1)).astype(x.dtype)
-
-
 class GradMultiply(nn.Cell):
     """fairseq's ``GradMultiply``: identity forward, gradient times ``scale`` (the feature
     encoder's ``feature_grad_mult``)."""
@@ -92,7 +74,7 @@ class ConvLayer(nn.Cell):
                                       has_bias=bias, weight_init=HeNormal())
         self.norm = norm
         if norm == 'group':
-            self.layer_norm = ChannelGroupNorm(out_channels)
+            self.layer_norm = ChannelGroupNorm(out_channels, GROUP_NORM_EPS)
         elif norm == 'layer':
             self.layer_norm = LayerNorm(out_channels)
 
