@@ -16,3 +16,6 @@ __all__ += ['GRU', 'LSTM']
 from .weight_norm import WeightNormConv1d, weight_norm, weight_norm_magnitude
 
 __all__ += ['WeightNormConv1d', 'weight_norm', 'weight_norm_magnitude']
+from .activation import GELU
+
+__all__ += ['GELU']
