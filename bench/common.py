@@ -31,8 +31,10 @@ def timed(fn, warmup, iters):
     return statistics.median(times), min(times)
 
 
-def time_train_step(recipe, cfg, batch, info, iters, warmup=2, lr=1e-4):
-    """Median and fastest seconds of the compiled train step (loss, gradients, Adam) on ``batch``.
+def time_train_step(recipe, cfg, batch, info, iters, warmup=2, lr=1e-4, step_inputs=None):
+    """Median and fastest seconds of the compiled train step (loss, gradients, Adam) on ``batch``
+    (and the recipe's per-step scalars ``step_inputs``, name -> value, as the trainer passes them:
+    float32 graph inputs after the batch).
 
     Returns:
         (dict with ``params``, ``compile_s``, ``median_s``, ``min_s``; the network).
@@ -44,6 +46,7 @@ def time_train_step(recipe, cfg, batch, info, iters, warmup=2, lr=1e-4):
     step, _ = build_train_step(loss_net, cfg.optim, compiled=False)
     scale, rate = ms.Tensor(1.0, ms.float32), ms.Tensor(lr, ms.float32)
     inputs = [ms.Tensor(batch[k]) for k in recipe.batch_keys]
+    inputs += [ms.Tensor(v, ms.float32) for v in (step_inputs or {}).values()]
 
     def run():
         step(scale, rate, *inputs)[0].asnumpy()

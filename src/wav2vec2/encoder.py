@@ -3,7 +3,7 @@ transformer with a convolutional positional embedding.
 
 Cell and parameter names are those of Hugging Face transformers' ``modeling_wav2vec2`` (so a
 transformers state dict loads one to one, see :mod:`.convert`), and so is the arithmetic: exact
-(erf) GELU, LayerNorm eps ``layer_norm_eps``, GroupNorm eps 1e-5, PyTorch weight layouts.
+(erf) GELU (:class:`src.layers.GELU`), LayerNorm eps ``layer_norm_eps``, GroupNorm eps 1e-5, PyTorch weight layouts.
 Normalisations compute in float32 whatever the input dtype (mixed precision).
 
 References: Baevski et al., "wav2vec 2.0: A framework for self-supervised learning of speech
@@ -13,57 +13,19 @@ representations", NeurIPS 2020; transformers ``models/wav2vec2/modeling_wav2vec2
 import math
 
 import mindspore as ms
-from mindspore import Parameter, nn, ops
+from mindspore import nn, ops
 from mindspore.common.initializer import HeNormal, Normal, Uniform, initializer
 
-from src.layers import TorchLayoutConv1d, WeightNormConv1d
+from src.layers import GELU, ChannelGroupNorm, LayerNorm, TorchLayoutConv1d, WeightNormConv1d
 
 GROUP_NORM_EPS = 1e-5       # torch.nn.GroupNorm's default, what transformers uses
 MASK_VALUE = -1e9           # additive attention mask of padded keys (exp() underflows to 0)
-
-
-def gelu(x):
-    """Exact GELU, x * Phi(x) (PyTorch's and transformers' 'gelu'; MindSpore's nn.GELU is tanh)."""
-    return ops.gelu(x, approximate='none')
 
 
 def dense(in_features, out_features, std=0.02, has_bias=True):
     """``nn.Dense`` with transformers' wav2vec2 init: weight N(0, std), bias 0."""
     return nn.Dense(in_features, out_features, weight_init=Normal(std), bias_init='zeros',
                     has_bias=has_bias)
-
-
-class LayerNorm(nn.Cell):
-    """LayerNorm over the last axis with PyTorch's parameter names (``weight``, ``bias``); computed
-    in float32, returned in the input's dtype."""
-
-    def __init__(self, channels, eps=1e-5):
-        super().__init__()
-        self.weight = Parameter(initializer('ones', (channels,), ms.float32), name='weight')
-        self.bias = Parameter(initializer('zeros', (channels,), ms.float32), name='bias')
-        self.norm = ops.LayerNorm(begin_norm_axis=-1, begin_params_axis=-1, epsilon=eps)
-
-    def construct(self, x):
-        y, _, _ = self.norm(x.astype(ms.float32), self.weight, self.bias)
-        return y.astype(x.dtype)
-
-
-class ChannelGroupNorm(nn.Cell):
-    """``nn.GroupNorm(C, C)`` on (N, C, T): every channel normalised over time (float32)."""
-
-    def __init__(self, channels, eps=GROUP_NORM_EPS):
-        super().__init__()
-        self.eps = eps
-        self.weight = Parameter(initializer('ones', (channels,), ms.float32), name='weight')
-        self.bias = Parameter(initializer('zeros', (channels,), ms.float32), name='bias')
-
-    def construct(self, x):
-        x32 = x.astype(ms.float32)
-        mean = x32.mean(-1, keep_dims=True)
-        centred = x32 - mean
-        var = (centred * centred).mean(-1, keep_dims=True)
-        y = centred / ops.sqrt(var + self.eps)
-        return (y * self.weight.reshape(1, -1, 1) + self.bias.reshape(1, -1, 1)).astype(x.dtype)
 
 
 class GradMultiply(nn.Cell):
@@ -92,9 +54,10 @@ class ConvLayer(nn.Cell):
                                       has_bias=bias, weight_init=HeNormal())
         self.norm = norm
         if norm == 'group':
-            self.layer_norm = ChannelGroupNorm(out_channels)
+            self.layer_norm = ChannelGroupNorm(out_channels, GROUP_NORM_EPS)
         elif norm == 'layer':
             self.layer_norm = LayerNorm(out_channels)
+        self.activation = GELU()
 
     def construct(self, x):
         x = self.conv(x)                                                    # (N, C, T')
@@ -102,7 +65,7 @@ class ConvLayer(nn.Cell):
             x = self.layer_norm(x)
         elif self.norm == 'layer':
             x = self.layer_norm(x.transpose(0, 2, 1)).transpose(0, 2, 1)
-        return gelu(x)
+        return self.activation(x)
 
 
 class FeatureEncoder(nn.Cell):
@@ -188,11 +151,12 @@ class FeedForward(nn.Cell):
         super().__init__()
         self.intermediate_dropout = nn.Dropout(p=activation_dropout)
         self.intermediate_dense = dense(hidden_size, intermediate_size)
+        self.intermediate_act_fn = GELU()
         self.output_dense = dense(intermediate_size, hidden_size)
         self.output_dropout = nn.Dropout(p=hidden_dropout)
 
     def construct(self, x):
-        x = self.intermediate_dropout(gelu(self.intermediate_dense(x)))
+        x = self.intermediate_dropout(self.intermediate_act_fn(self.intermediate_dense(x)))
         return self.output_dropout(self.output_dense(x))
 
 
@@ -230,12 +194,13 @@ class PositionalConvEmbedding(nn.Cell):
                                      groups=groups, dim=2, weight_init=Normal(std))
         self.conv.bias.set_data(initializer('zeros', (hidden_size,), ms.float32))
         self.num_pad_remove = 1 if kernel % 2 == 0 else 0
+        self.activation = GELU()
 
     def construct(self, x):
         y = self.conv(x.transpose(0, 2, 1))                                 # (N, H, F + 1 - K % 2)
         if self.num_pad_remove:
             y = y[:, :, :-self.num_pad_remove]
-        return gelu(y).transpose(0, 2, 1)
+        return self.activation(y).transpose(0, 2, 1)
 
 
 class Encoder(nn.Cell):

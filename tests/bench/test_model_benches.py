@@ -1,5 +1,5 @@
-"""bench/panns.py and bench/ecapa_tdnn.py run and print what they promise (smoke tests on small
-settings; timings are not asserted)."""
+"""The model benchmarks (bench/panns.py, ecapa_tdnn.py, engine.py, dprnn.py, wav2vec2.py) run and
+print what they promise (smoke tests on small settings; timings are not asserted)."""
 import json
 import os
 import subprocess
@@ -53,3 +53,22 @@ def test_dprnn_bench_reports_inference_and_its_dynamic_graph():
     assert infer['case'] == 'infer_10s' and infer['input'] == [1, 80000]
     assert 0 < infer['min_s'] <= infer['median_s'] and infer['dynamic_length_median_s'] > 0
     assert summary == {'case': 'summary', 'repeats': 1}     # ratios only for the FULL config
+
+
+def test_wav2vec2_bench_reports_a_train_step_its_profile_and_inference():
+    lines = bench('wav2vec2.py', '--tiny', '--iters', '1', '--profile')
+    train, profile, infer, summary = lines
+    assert train['case'] == 'train_step' and train['params'] > 0 and train['negatives'] == 100
+    assert 0.3 < train['masked_fraction'] < 0.7               # the reference's masks: prob 0.65, length 10
+    assert 0 < train['min_s'] <= train['median_s']
+    assert profile['case'] == 'profile'
+    assert set(profile['parts']) == {'feature_encoder_conv0', 'feature_encoder_conv1_6', 'positional_conv',
+                                     'attention', 'feed_forward', 'quantizer_loss'}
+    for part in profile['parts'].values():
+        assert part['forward_s'] > 0 and part['forward_backward_s'] > 0 and part['share'] > 0
+    assert abs(sum(p['forward_share'] for p in profile['parts'].values()) - 1) < 0.01
+    assert profile['rest_share'] < 1 and profile['train_step_median_s'] == train['median_s']
+    assert infer['case'] == 'infer_10s' and infer['input'] == [1, 3200]
+    assert 0 < infer['min_s'] <= infer['median_s'] and infer['dynamic_length_median_s'] > 0
+    assert summary['case'] == 'summary' and summary['config'] == 'tiny' and summary['peak_rss_mb'] > 0
+    assert 'train_step_ratio_median' not in summary           # ratios only for BASE
