@@ -397,6 +397,37 @@ def test_demo_runs_the_steps_the_registry_names(fakes, tmp_path, demo_data):
     assert [c['argv'] for c in fakes.calls()] == steps
 
 
+def test_a_demo_of_several_stages_trains_each_from_the_one_it_names(fakes, tmp_path):
+    # wav2vec 2.0: pretraining, fine-tuning from the pretraining run (exported), a baseline
+    import preprocess
+    from src.data.demo.librispeech import write_librispeech_demo
+    root, _ = write_librispeech_demo(tmp_path / 'data', train_speakers=1, dev_speakers=1, test_speakers=1,
+                                     chapters=1, utterances=2, words=(4, 4))
+    preprocess.main(['librispeech', '--root', root, '--out', str(tmp_path / 'manifests')])
+    data = f"data.root={tmp_path / 'manifests'}"
+    done = fakes.run('run_demo.sh', 'wav2vec2', data, 'train.max_steps=3')
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    run = str(tmp_path / 'run')
+    calls = [c['argv'] for c in fakes.calls()]
+    trains = [c for c in calls if c[0] == 'train.py']
+    assert trains == [
+        ['train.py', '--config', 'configs/wav2vec2/demo_pretrain.yaml', '--run_dir', f'{run}/pretrain',
+         data, 'train.max_steps=3'],
+        ['train.py', '--config', 'configs/wav2vec2/demo_ctc.yaml', '--run_dir', f'{run}/finetune',
+         f'model.pretrained={run}/pretrain', data, 'train.max_steps=3'],
+        ['train.py', '--config', 'configs/wav2vec2/demo_ctc.yaml', '--run_dir', f'{run}/scratch',
+         data, 'train.max_steps=3']]
+    assert [c[:5] for c in calls if c[0] == 'eval.py'] == [
+        ['eval.py', '--config', t[2], '--run_dir', t[4]] for t in trains]
+    assert ['-m', 'src.recipes', 'demo_summary', 'wav2vec2', run] in calls
+    assert [c for c in calls if c[0] == 'export.py'] == [
+        ['export.py', '--config', 'configs/wav2vec2/demo_ctc.yaml', '--run_dir', f'{run}/finetune',
+         data, 'train.max_steps=3']]
+    assert calls[-1][0] == 'infer.py' and calls[-1][1] == 'transcribe'
+    assert calls[-1][2].startswith(str(root)) and calls[-1][2].endswith('.flac')
+    assert calls[-1][-2:] == ['--model', f'{run}/finetune/export/wav2vec2_ctc.mindir']
+
+
 def test_demo_of_an_unknown_model_lists_the_demos(fakes):
     done = fakes.run('run_demo.sh', 'wav2vec')
     assert done.returncode == 1
