@@ -21,7 +21,6 @@ default sdpa attention):
   ``_compute_mask_indices`` masks and ``_sample_negative_indices`` negatives.
 """
 import argparse
-import json
 import os
 import sys
 

@@ -12,13 +12,12 @@ checkpoint), SpecAugment-like time and channel masks drawn in the data pipeline,
 batches of ``data.max_tokens`` samples. Evaluation: greedy decoding, corpus WER / CER of each
 subset (:mod:`.evaluate`), hypotheses and per-utterance errors.
 """
-import os
 from dataclasses import dataclass
 
 import numpy as np
 
 from ..engine.recipe import Demo, DemoStage, Recipe
-from ..errors import ConfigError, DataError
+from ..errors import ConfigError
 from ..recipes import MODELS
 from .dataset import SpeechDataConfig
 from .network import Wav2Vec2ForCTC, Wav2Vec2ForPreTraining, Wav2Vec2Model

@@ -3,7 +3,6 @@ import numpy as np
 import pytest
 
 import mindspore as ms
-from mindspore import ops
 
 from src.layers import WeightNormConv1d, layer_impl, weight_norm, weight_norm_magnitude
 

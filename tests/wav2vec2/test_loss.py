@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import mindspore as ms
-from mindspore import nn, ops
+from mindspore import nn
 
 from src.errors import ConfigError
 from src.wav2vec2.loss import AUX_NAMES, PretrainingLossNet, contrastive_logits

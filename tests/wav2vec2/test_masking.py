@@ -1,7 +1,6 @@
 """Masks and negatives of wav2vec 2.0 (src.wav2vec2.masking): statistics of fairseq's span
 masking, rows of one count, lengths, determinism, and the negatives' layout and rules."""
 import numpy as np
-import pytest
 
 from src.errors import ConfigError, DataError
 from src.wav2vec2.masking import Masker, channel_mask, compute_mask_indices, sample_negatives
