@@ -1,5 +1,7 @@
 """The pretraining recipe's evaluation: the loss and its terms on held-out audio, with masks and
-negatives drawn from a fixed seed, so that every validation of a run sees the same problem."""
+negatives drawn from a fixed seed, so that every validation of a run sees the same problem. Each
+utterance is cropped to a level of the training crop grid (at most ``data.max_sample_size``), so
+that the graph compiles once per level, not once per utterance length."""
 import numpy as np
 
 from ..errors import DataError
@@ -24,7 +26,8 @@ def evaluate_pretraining(recipe, network, cfg, out_dir, progress, split, loss_ne
         items = sorted(items, key=lambda item: item.num_samples)[:limit]
     evaluation = PretrainSet(items, d.sample_rate, d.min_sample_size, d.max_sample_size,
                              d.mask_time_prob, d.mask_time_length, d.mask_time_min_masks,
-                             d.num_negatives, d.normalize, recipe.kernels(cfg), recipe.strides(cfg))
+                             d.num_negatives, d.normalize, recipe.kernels(cfg), recipe.strides(cfg),
+                             crop_levels=recipe.crop_levels(cfg), source=manifest_path(d, name))
     if not len(evaluation):
         raise DataError(f"subset {name} of {d.root} has no utterance of at least "
                         f"{d.min_sample_size} samples to validate the pretraining on")
